@@ -1,0 +1,54 @@
+# Xueshi: `make run` serves the demo on http://127.0.0.1:8000, `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WORKERS ?= 2
+THREADS ?= 8
+PYTEST_ARGS ?=
+export FLASK_APP := wsgi
+
+.PHONY: run test venv translations migrate demo worker system-packages clean bench-heartbeats bench-media
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+translations: venv
+	$(BIN)/pybabel compile -d app/translations -f
+
+migrate: venv translations
+	mkdir -p instance media
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	$(BIN)/flask demo
+
+# Serve the demo: migrate, load the demo data (idempotent), start the job worker and gunicorn.
+run: demo
+	@echo "Xueshi on http://127.0.0.1:$(PORT)  (admin / demo-admin, learner1 / demo-learner)"
+	@$(BIN)/flask media worker & worker=$$!; \
+	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/gunicorn --worker-class gthread --workers $(WORKERS) --threads $(THREADS) \
+	  --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+
+# System packages the browser, media and nginx tests need (Debian; installed once when missing).
+system-packages:
+	@bash deploy/ensure-system-packages.sh
+
+test: venv translations system-packages
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+bench-heartbeats: venv translations
+	$(BIN)/python bench/heartbeats.py
+
+bench-media: venv translations
+	$(BIN)/python bench/media.py
+
+clean:
+	rm -rf $(VENV) instance/*.db instance/*.db-* .pytest_cache

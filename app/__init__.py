@@ -1,0 +1,107 @@
+"""Xueshi application factory."""
+import os
+
+from flask import Flask, g, request, session
+from flask_bootstrap import Bootstrap5
+
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+bootstrap = Bootstrap5()
+
+
+def _select_locale() -> str:
+    from flask_login import current_user
+
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    chosen = session.get("locale") or request.cookies.get("locale")
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(config: str | object | None = None) -> Flask:
+    """Create the app from a config name ("development", "testing", "production") or class."""
+    from config import CONFIGS
+
+    app = Flask(__name__, instance_relative_config=False)
+    if config is None:
+        config = os.environ.get("XUESHI_CONFIG", "development")
+    if isinstance(config, str):
+        config = CONFIGS[config]
+    if hasattr(config, "check"):
+        config.check()
+    app.config.from_object(config)
+    if not app.config.get("MEDIA_SIGNING_KEY"):
+        app.config["MEDIA_SIGNING_KEY"] = "media:" + app.config["SECRET_KEY"]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+
+    with app.app_context():
+        from app.common.db import configure_engine
+
+        configure_engine(db.engine)
+
+    from app import models as _models  # noqa: F401  (every model known to SQLAlchemy)
+
+    from app.accounts.auth import install_auth
+    from app.common.errors import install_error_handlers
+    from app.common.logging import configure_logging
+
+    configure_logging(app)
+    install_auth(app)
+    install_error_handlers(app)
+    _register_blueprints(app)
+    _register_commands(app)
+
+    @app.context_processor
+    def _inject_helpers():
+        from app.common.templating import template_helpers
+
+        return template_helpers()
+
+    @app.before_request
+    def _mark_start():
+        g.request_started = True
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts import admin_views as accounts_admin
+    from app.accounts import api as accounts_api
+    from app.accounts import views as accounts_views
+    from app.classrooms import views as classrooms_views
+    from app.common import health
+    from app.courses import admin_views as courses_admin
+    from app.courses import api as courses_api
+    from app.courses import views as courses_views
+    from app.media import api as media_api
+    from app.media import views as media_views
+    from app.tracking import api as tracking_api
+    from app.tracking import views as tracking_views
+
+    for module in (health, accounts_views, accounts_admin, courses_views, courses_admin, classrooms_views,
+                   tracking_views, media_views):
+        app.register_blueprint(module.bp)
+    # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
+    for module in (accounts_api, courses_api, tracking_api, media_api):
+        csrf.exempt(module.bp)
+        app.register_blueprint(module.bp)
+
+
+def _register_commands(app: Flask) -> None:
+    from app.accounts.cli import register as register_accounts_cli
+    from app.common.demo import demo_command
+
+    app.cli.add_command(demo_command)
+    register_accounts_cli(app)

@@ -1,0 +1,205 @@
+"""Authentication: password hashing, server-side login sessions, Bearer tokens, API CSRF."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, g, request, session
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+from wtforms import ValidationError
+
+from app.accounts.models import ApiToken, LoginSession, User
+from app.common import clock
+from app.common.api import api_error, is_api_request
+from app.extensions import db, login_manager
+
+_hasher = PasswordHasher()
+# A hash of a random password, verified against when the username is unknown so
+# that a wrong username costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_credentials(username: str, password: str) -> User | None:
+    """Return the active user whose username and password match, else None."""
+    user = db.session.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return None
+    return user
+
+
+def password_problem(password: str) -> str | None:
+    """Return why a new password is too weak, or None."""
+    if len(password) < 8:
+        return _("The password must have at least 8 characters.")
+    if len(password) > 128:
+        return _("The password must have at most 128 characters.")
+    if password.isdigit() or password.isalpha():
+        return _("The password must mix letters with digits or symbols.")
+    return None
+
+
+def do_login(user: User) -> None:
+    """Start a new server-side login session for the user (the old cookie becomes worthless)."""
+    session.clear()
+    login = LoginSession(
+        id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        user_agent=(request.user_agent.string or "")[:255],
+        remote_addr=(request.remote_addr or "")[:64],
+    )
+    db.session.add(login)
+    user.current_session_id = login.id
+    login_user(user)
+
+
+def do_logout() -> None:
+    """Revoke the current login session server-side and clear the cookie."""
+    sid = getattr(current_user, "current_session_id", None)
+    if sid:
+        db.session.execute(update(LoginSession).where(LoginSession.id == sid).values(revoked_at=clock.now()))
+    logout_user()
+    session.clear()
+
+
+def do_revoke_all(user: User, keep_session_id: str | None = None) -> None:
+    """Revoke every login session and API token of the user (password change, admin reset)."""
+    now = clock.now()
+    stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+    if keep_session_id:
+        stmt = stmt.where(LoginSession.id != keep_session_id)
+    db.session.execute(stmt.values(revoked_at=now))
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+def do_issue_token(user: User) -> tuple[str, ApiToken]:
+    """Create a Bearer token for the user; return the token (shown once) and its row."""
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        expires_at=clock.now() + timedelta(seconds=current_app.config["API_TOKEN_TTL_S"]),
+    )
+    db.session.add(row)
+    return token, row
+
+
+def _load_user_from_session(session_id: str) -> User | None:
+    if not session_id:
+        return None
+    row = db.session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+        .options(selectinload(User.roles))
+    ).first()
+    if row is None or not row.User.is_active:
+        return None
+    user = row.User
+    user.current_session_id = session_id
+    g.auth_via = "session"
+    return user
+
+
+def _load_user_from_bearer(req) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    token = header[7:].strip()
+    if not token:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        .options(selectinload(User.roles))
+    ).first()
+    if row is None or not row.User.is_active:
+        return None
+    if row.ApiToken.expires_at <= clock.now():
+        return None
+    g.auth_via = "token"
+    g.api_token_id = row.ApiToken.id
+    return row.User
+
+
+def no_session_auth(view):
+    """Mark an API view that never authenticates by cookie (it needs no CSRF token)."""
+    view._no_session_auth = True
+    return view
+
+
+def _check_api_csrf() -> None:
+    """Cookie-authenticated API writes need the CSRF token (header, or ?csrf_token= for beacons)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, "_no_session_auth", False):
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token") or request.args.get("csrf_token")
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        raise api_error(400, "csrf", _("The page's security token is missing or expired: reload the page."))
+
+
+def install_auth(app: Flask) -> None:
+    """Wire Flask-Login and the API's CSRF rule into the app."""
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # server-side sessions replace it
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        return _load_user_from_session(session_id)
+
+    @login_manager.request_loader
+    def load_user_from_request(req):
+        return _load_user_from_bearer(req)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        from flask import redirect, url_for
+
+        if is_api_request():
+            raise api_error(401, "unauthorized", _("Sign in first: send a Bearer token or a session cookie."))
+        return redirect(url_for("accounts.login", next=request.full_path))
+
+    @app.before_request
+    def _api_csrf():
+        if is_api_request():
+            _check_api_csrf()
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        if is_api_request():
+            return api_error(400, "csrf", _("The page's security token is missing or expired: reload the page.")).get_response()
+        from flask import render_template
+
+        return render_template("errors/error.html", status=400,
+                               message=_("The form expired or was sent twice. Go back, reload the page and try again.")), 400

@@ -1,0 +1,101 @@
+"""Learning cards (学习卡): generate a batch, register or enrol with a card, once."""
+import secrets
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.accounts import auth
+from app.accounts.models import LearningCard, User
+from app.common import clock
+from app.common.exceptions import Conflict, Invalid
+from app.courses.models import Enrollment, Project
+from app.extensions import db
+
+MAX_BATCH = 5000
+_PIN_ALPHABET = "23456789"  # digits that cannot be misread on a printed card
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    number: str
+    pin: str
+
+
+def do_generate_cards(project: Project, count: int, created_by: User) -> tuple[str, list[IssuedCard]]:
+    """Create `count` cards for the project; return the batch id and the numbers with their PINs.
+
+    The PINs exist in clear only in the returned list (exported once); the database keeps hashes.
+    """
+    if not 1 <= count <= MAX_BATCH:
+        raise Invalid(_("Generate between 1 and %(n)d cards at a time.", n=MAX_BATCH), code="count")
+    batch = clock.now().strftime("%Y%m%d") + "-" + secrets.token_hex(3).upper()
+    issued: list[IssuedCard] = []
+    prefix = f"{project.id:04d}"
+    for _i in range(count):
+        number = prefix + "".join(secrets.choice("0123456789") for _d in range(10))
+        pin = "".join(secrets.choice(_PIN_ALPHABET) for _d in range(8))
+        issued.append(IssuedCard(number, pin))
+        db.session.add(LearningCard(project_id=project.id, number=number, pin_hash=auth.hash_password(pin),
+                                    batch=batch, created_by_id=created_by.id))
+    return batch, issued
+
+
+def _check_card(number: str, pin: str) -> LearningCard:
+    """Return the usable card for number + PIN; the same message for every wrong guess."""
+    card = db.session.execute(
+        select(LearningCard).where(LearningCard.number == (number or "").strip()).with_for_update()
+    ).scalar_one_or_none()
+    if card is None:
+        auth.verify_password(auth._DUMMY_HASH, pin or "")
+        raise Invalid(_("The card number or PIN is wrong."), code="card_invalid")
+    if not auth.verify_password(card.pin_hash, (pin or "").strip()):
+        raise Invalid(_("The card number or PIN is wrong."), code="card_invalid")
+    if card.is_revoked:
+        raise Conflict(_("This card has been withdrawn. Ask your school for another."), code="card_revoked")
+    if card.used_at is not None:
+        raise Conflict(_("This card has already been used. Each card works once."), code="card_used")
+    project = db.session.get(Project, card.project_id)
+    if project is None or project.ends_on < clock.now().date():
+        raise Conflict(_("The training project of this card has ended."), code="card_expired")
+    return card
+
+
+def _use_card(card: LearningCard, user: User) -> Project:
+    project = db.session.get(Project, card.project_id)
+    exists = db.session.execute(
+        select(Enrollment.id).where(Enrollment.project_id == project.id, Enrollment.user_id == user.id)
+    ).first()
+    if exists:
+        raise Conflict(_("You are already enrolled in this project; keep the card for someone else."), code="already_enrolled")
+    card.used_at = clock.now()
+    card.used_by_id = user.id
+    db.session.add(Enrollment(project_id=project.id, user_id=user.id, source="card"))
+    return project
+
+
+def check_register_with_card(*, number: str, pin: str, username: str, real_name: str, teacher_no: str | None,
+                             phone: str | None, password: str) -> User:
+    """Create a teacher's account and enrol it with a card. Must run inside write_transaction."""
+    card = _check_card(number, pin)
+    if (problem := auth.password_problem(password)) is not None:
+        raise Invalid(problem, code="password")
+    username = username.strip()
+    if db.session.execute(select(User.id).where(func.lower(User.username) == username.lower())).first():
+        raise Conflict(_("This username is taken; choose another."), code="username_taken")
+    if teacher_no and db.session.execute(select(User.id).where(User.teacher_no == teacher_no.strip())).first():
+        raise Conflict(_("This teacher number is already registered. Sign in with your account and redeem the card there."),
+                       code="teacher_no_taken")
+    project = db.session.get(Project, card.project_id)
+    user = User(username=username, real_name=real_name.strip(), teacher_no=(teacher_no or None) and teacher_no.strip(),
+                phone=phone, password_hash=auth.hash_password(password), school_id=project.org_unit_id)
+    db.session.add(user)
+    db.session.flush()
+    _use_card(card, user)
+    return user
+
+
+def check_redeem_card(user: User, number: str, pin: str) -> Project:
+    """Enrol a signed-in user with a card. Must run inside write_transaction."""
+    card = _check_card(number, pin)
+    return _use_card(card, user)

@@ -1,0 +1,133 @@
+"""Sign in and out, change password, choose the language, register with a learning card."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.accounts import auth, cards
+from app.accounts.forms import CardRedeemForm, CardRegisterForm, ChangePasswordForm, LanguageForm, LoginForm
+from app.accounts.limits import card_per_address, login_per_account, login_per_address, mark_failed
+from app.common.db import write_transaction
+from app.common.exceptions import DomainError
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("courses.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_per_account
+@login_per_address
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("courses.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = auth.check_credentials(form.username.data, form.password.data)
+        if user is None:
+            mark_failed()
+            flash(_("Wrong username or password."), "danger")
+            return render_template("accounts/login.html", form=form), 401
+        with write_transaction():
+            auth.do_login(user)
+        if user.is_password_expired:
+            flash(_("Your password was reset by an administrator. Please choose a new one."), "warning")
+            return redirect(url_for("accounts.change_password"))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        with write_transaction():
+            auth.do_logout()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not auth.verify_password(current_user.password_hash, form.current_password.data):
+            form.current_password.errors.append(_("The current password is wrong."))
+        elif (problem := auth.password_problem(form.new_password.data)) is not None:
+            form.new_password.errors.append(problem)
+        else:
+            with write_transaction():
+                user = current_user._get_current_object()
+                user.password_hash = auth.hash_password(form.new_password.data)
+                user.is_password_expired = False
+                auth.do_revoke_all(user)
+                auth.do_login(user)
+            flash(_("Your password has been changed. Other devices have been signed out."), "success")
+            return redirect(url_for("courses.home"))
+    return render_template("accounts/password.html", form=form)
+
+
+@bp.post("/language")
+def set_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        chosen = form.locale.data
+        session["locale"] = chosen
+        if current_user.is_authenticated:
+            with write_transaction():
+                current_user._get_current_object().locale = chosen
+        response = make_response(redirect(_safe_next(request.form.get("next"))))
+        response.set_cookie("locale", chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        return response
+    return redirect(url_for("courses.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@card_per_address
+def register_with_card():
+    """A teacher registers and enrols with a learning card."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.redeem_card"))
+    form = CardRegisterForm()
+    if form.validate_on_submit():
+        try:
+            with write_transaction():
+                user = cards.check_register_with_card(
+                    number=form.card_number.data, pin=form.pin.data, username=form.username.data,
+                    real_name=form.real_name.data, teacher_no=form.teacher_no.data or None,
+                    phone=form.phone.data or None, password=form.password.data,
+                )
+                auth.do_login(user)
+        except DomainError as exc:
+            if exc.code == "card_invalid":
+                mark_failed()
+            flash(exc.message, "danger")
+            return render_template("accounts/register.html", form=form), exc.status
+        flash(_("Welcome! You are registered and enrolled in the training project."), "success")
+        return redirect(url_for("courses.home"))
+    return render_template("accounts/register.html", form=form)
+
+
+@bp.route("/cards/redeem", methods=["GET", "POST"])
+@login_required
+@card_per_address
+def redeem_card():
+    """A signed-in teacher enrols in another project with a learning card."""
+    form = CardRedeemForm()
+    if form.validate_on_submit():
+        try:
+            with write_transaction():
+                project = cards.check_redeem_card(current_user._get_current_object(), form.card_number.data, form.pin.data)
+        except DomainError as exc:
+            if exc.code == "card_invalid":
+                mark_failed()
+            flash(exc.message, "danger")
+            return render_template("accounts/redeem.html", form=form), exc.status
+        flash(_("You are now enrolled in %(title)s.", title=project.title), "success")
+        return redirect(url_for("courses.home"))
+    return render_template("accounts/redeem.html", form=form)

@@ -1,0 +1,134 @@
+"""The JSON API's shared pieces: one error envelope, body parsing, authentication."""
+import json
+import math
+from functools import wraps
+from typing import TypeVar
+
+from flask import Response, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+API_PREFIX = "/api/"
+
+M = TypeVar("M", bound=BaseModel)
+
+_DEFAULT_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An HTTP error that renders as the JSON error envelope."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = code
+        self.message = message
+        self.extra_headers = headers or {}
+
+    def get_response(self, environ=None, scope=None) -> Response:
+        return error_response(self.code, self.error_code, self.message, self.extra_headers)
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    """Build the `{"error": {"code", "message"}}` response."""
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def api_error(status: int, code: str | None = None, message: str | None = None, headers: dict | None = None) -> ApiError:
+    """Return an ApiError to raise: `raise api_error(400, "seq", "seq must be ...")`."""
+    return ApiError(status, code or _DEFAULT_CODES.get(status, "error"), message or code or "", headers)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def http_exception_as_json(exc: HTTPException) -> Response:
+    """Render any werkzeug HTTP error as the JSON envelope (for /api/ paths)."""
+    if isinstance(exc, ApiError):
+        return exc.get_response()
+    status = exc.code or 500
+    code = _DEFAULT_CODES.get(status, "error")
+    message = exc.description or code
+    if status == 429:
+        message = _("Too many requests. Please wait a moment and try again.")
+    headers = {}
+    if status == 429:
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            headers["Retry-After"] = str(retry_after)
+    response = error_response(status, code, message, headers)
+    if status == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _reject_constant(value: str):
+    raise ValueError(f"{value} is not a number")
+
+
+def parse_json(model: type[M], max_bytes: int = 64 * 1024) -> M:
+    """Validate the request's JSON body against a pydantic model.
+
+    Raises 413 when the body is larger than max_bytes, 415 when it is not JSON,
+    and 400 naming the first bad field otherwise. NaN and Infinity are refused.
+    """
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise api_error(413, "body_too_large", _("The request body is larger than %(n)d bytes.", n=max_bytes))
+    raw = request.get_data(cache=True)
+    if len(raw) > max_bytes:
+        raise api_error(413, "body_too_large", _("The request body is larger than %(n)d bytes.", n=max_bytes))
+    mimetype = request.mimetype or ""
+    if mimetype not in ("application/json", "text/plain") and not mimetype.endswith("+json"):
+        # text/plain is what navigator.sendBeacon sends with a string body.
+        raise api_error(415, "not_json", _("Send the body as JSON (Content-Type: application/json)."))
+    try:
+        data = json.loads(raw.decode("utf-8") or "null", parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise api_error(400, "invalid_json", _("The body is not valid JSON."))
+    if not isinstance(data, dict):
+        raise api_error(400, "invalid_json", _("The body must be a JSON object."))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise api_error(400, field, _("Invalid value for %(field)s: %(reason)s", field=field, reason=first.get("msg", "")))
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def api_login_required(view):
+    """Require an authenticated, active user (Bearer token or session cookie); 401 otherwise."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            raise api_error(401, "unauthorized", _("Sign in first: send a Bearer token or a session cookie."))
+        return view(*args, **kwargs)
+
+    return wrapper

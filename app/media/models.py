@@ -1,0 +1,1 @@
+"""Media models (owned by the media feature)."""

@@ -1,0 +1,1 @@
+"""Watch-time tracking models (owned by the tracking feature)."""

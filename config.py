@@ -1,0 +1,95 @@
+"""Configuration classes, read from the environment."""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url(BASE_DIR / "instance" / "xueshi.db")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+    MEDIA_URL_TTL_S = _int_env("MEDIA_URL_TTL_S", 1800)
+    MEDIA_SERVE_MODE = os.environ.get("MEDIA_SERVE_MODE", "app")  # app | x-accel | secure-link
+    MEDIA_X_ACCEL_PREFIX = os.environ.get("MEDIA_X_ACCEL_PREFIX", "/_protected/")
+    MEDIA_SIGNING_KEY = os.environ.get("MEDIA_SIGNING_KEY")  # defaults to a key derived from SECRET_KEY
+    MAX_UPLOAD_BYTES = _int_env("MAX_UPLOAD_BYTES", 8 * 1024**3)
+    FFMPEG_BINARY = os.environ.get("FFMPEG_BINARY")  # resolved by app.common.ffmpeg
+    FFPROBE_BINARY = os.environ.get("FFPROBE_BINARY")
+
+    HEARTBEAT_INTERVAL_S = _int_env("HEARTBEAT_INTERVAL_S", 15)
+
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    HUEY_SQLITE_PATH = os.environ.get("HUEY_SQLITE_PATH", str(BASE_DIR / "instance" / "huey.db"))
+    HUEY_IMMEDIATE = False
+
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 5 minutes")
+    LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100 per 5 minutes")
+    CARD_FAILURES_PER_ADDRESS = os.environ.get("CARD_FAILURES_PER_ADDRESS", "10 per 10 minutes")
+
+    API_TOKEN_TTL_S = _int_env("API_TOKEN_TTL_S", 30 * 24 * 3600)
+    MAX_IMPORT_BYTES = _int_env("MAX_IMPORT_BYTES", 5 * 1024 * 1024)
+    MAX_IMPORT_UNPACKED_BYTES = _int_env("MAX_IMPORT_UNPACKED_BYTES", 50 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = None  # uploads are chunked; per-route limits apply
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["zh_CN", "en"]
+    BOOTSTRAP_SERVE_LOCAL = True
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
+    DEMO_ALLOWED = True
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
+    WTF_CSRF_ENABLED = True
+    HUEY_IMMEDIATE = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    HEARTBEAT_INTERVAL_S = 15
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
+    DEMO_ALLOWED = os.environ.get("XUESHI_ALLOW_DEMO") == "1"
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start without the secrets production needs."""
+        if not os.environ.get("SECRET_KEY"):
+            raise RuntimeError("SECRET_KEY must be set in production (a long random string).")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
