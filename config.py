@@ -75,6 +75,7 @@ class TestingConfig(Config):
     HUEY_IMMEDIATE = True
     RATELIMIT_STORAGE_URI = "memory://"
     HEARTBEAT_INTERVAL_S = 15
+    PASSWORD_HASH_FAST = True  # argon2 at its lowest cost: tests hash many passwords
 
 
 class ProductionConfig(Config):

@@ -109,12 +109,16 @@ def app(_schema, tmp_path, request):
     application.test_client_class = IsolatedClient
     ctx = application.app_context()
     ctx.push()
-    if not url.startswith("sqlite"):
+    if not url.startswith("sqlite") and "SQLALCHEMY_DATABASE_URI" not in overrides_from(marker):
         _truncate_all()
     yield application
     db.session.remove()
     db.engine.dispose()
     ctx.pop()
+
+
+def overrides_from(marker) -> dict:
+    return dict(marker.kwargs) if marker else {}
 
 
 def _truncate_all() -> None:
@@ -285,7 +289,7 @@ _CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 def csrf_token(client) -> str:
     """Fetch a page and return its CSRF token (the session cookie is kept by the client)."""
-    html = client.get("/login").get_data(as_text=True)
+    html = client.get("/login", follow_redirects=True).get_data(as_text=True)
     match = _CSRF_RE.search(html)
     assert match, "no csrf token on the login page"
     return match.group(1)

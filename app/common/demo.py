@@ -1,8 +1,181 @@
-"""flask demo: load the demo data set (filled in below)."""
+"""flask demo: an org tree, a running project, a course with generated videos, and users to try it with.
+
+Running it twice changes nothing. Production refuses it unless XUESHI_ALLOW_DEMO=1.
+"""
+import os
+import re
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app.common import clock
+from app.common.db import write_transaction
+from app.common.ffmpeg import ffmpeg_binary
+from app.extensions import db
+
+DEMO_PASSWORDS = {"admin": "demo-admin", "staff": "demo-staff", "learner": "demo-learner"}
+LEARNER_COUNT = 50
+
+#: (storage key, seconds, title): the short one is at most 60 s, the long one at least 5 min
+DEMO_VIDEOS = [
+    ("demo/lesson-1-intro.mp4", 45, "导学：如何参加本次培训"),
+    ("demo/lesson-2-classroom.mp4", 320, "信息技术支持的课堂导入"),
+    ("demo/lesson-3-assessment.mp4", 150, "课堂评价与反馈"),
+]
+DEMO_PDF = ("demo/material-handbook.pdf", "学员手册（PDF）")
+
+
+def _generate_video(path: Path, seconds: int) -> None:
+    """Write a small H.264/AAC MP4 (test pattern plus tone) with faststart, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part.mp4")
+    cmd = [
+        ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size=426x240:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "50",
+        "-b:v", "250k", "-maxrate", "300k", "-bufsize", "600k",
+        "-c:a", "aac", "-b:a", "64k", "-ac", "2", "-shortest",
+        "-movflags", "+faststart", str(tmp),
+    ]
+    subprocess.run(cmd, check=True, timeout=600)
+    os.replace(tmp, path)
+
+
+def probe_duration_s(path: Path) -> float:
+    """Read a media file's duration with ffmpeg (works with the imageio-ffmpeg binary too)."""
+    result = subprocess.run([ffmpeg_binary(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, timeout=60)
+    match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", result.stderr)
+    if not match:
+        raise click.ClickException(f"could not read the duration of {path}")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _generate_pdf(path: Path) -> None:
+    from fpdf import FPDF
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=16)
+    pdf.cell(0, 12, "Xueshi demo: learner handbook", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    for line in (
+        "1. Watch every required lesson; your learning hours are credited while the video plays.",
+        "2. Answer the presence checks that appear during long lessons.",
+        "3. Check your hours and what is still missing on the progress page.",
+    ):
+        pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    tmp = path.with_name(path.name + ".part")
+    pdf.output(str(tmp))
+    os.replace(tmp, path)
+
+
+def ensure_demo_media(media_root: Path) -> dict[str, int]:
+    """Generate the demo files that are missing; return each key's probed duration in whole seconds."""
+    durations: dict[str, int] = {}
+    for key, seconds, _title in DEMO_VIDEOS:
+        path = media_root / key
+        if not path.exists():
+            click.echo(f"generating {key} ({seconds} s) ...")
+            _generate_video(path, seconds)
+        durations[key] = int(round(probe_duration_s(path)))
+    pdf_path = media_root / DEMO_PDF[0]
+    if not pdf_path.exists():
+        _generate_pdf(pdf_path)
+    return durations
+
+
+def _get_or_create_unit(name: str, kind: str, parent, code: str):
+    from app.accounts.service import do_create_org_unit, get_org_unit_by_code
+
+    return get_org_unit_by_code(code) or do_create_org_unit(name, kind, parent, code)
+
+
+def _get_or_create_user(username: str, password: str, **fields):
+    from app.accounts.models import User
+    from app.accounts.service import do_create_user
+
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    return user or do_create_user(username, password, check=False, **fields)
+
+
+def load_demo(media_root: Path) -> None:
+    """Create the demo data set, skipping whatever already exists."""
+    from app.accounts.service import do_assign_role
+    from app.classrooms.models import Class_
+    from app.classrooms.service import do_create_class
+    from app.courses.models import Course, Project
+    from app.courses.service import (do_add_lesson, do_add_module, do_create_course, do_create_project, do_enroll,
+                                     do_link_course)
+
+    durations = ensure_demo_media(media_root)
+    today = clock.now().date()
+    with write_transaction():
+        province = _get_or_create_unit("江南省", "province", None, "DEMO-P")
+        city = _get_or_create_unit("江南市", "city", province, "DEMO-C")
+        east = _get_or_create_unit("东湖县", "county", city, "DEMO-E")
+        west = _get_or_create_unit("西山县", "county", city, "DEMO-W")
+        schools = [
+            _get_or_create_unit("东湖县第一小学", "school", east, "DEMO-E1"),
+            _get_or_create_unit("东湖县实验中学", "school", east, "DEMO-E2"),
+            _get_or_create_unit("西山县第一小学", "school", west, "DEMO-W1"),
+            _get_or_create_unit("西山县第二中学", "school", west, "DEMO-W2"),
+        ]
+        center = _get_or_create_unit("东湖县教师学习中心", "learning_center", east, "DEMO-LC")
+
+        title = "2026年度中小学教师全员远程培训"
+        project = db.session.execute(select(Project).where(Project.title == title)).scalar_one_or_none()
+        if project is None:
+            project = do_create_project(
+                title, province, today - timedelta(days=30), today + timedelta(days=60),
+                description="每位中小学教师本年度完成 60 学时的远程培训。", required_hours=60,
+            )
+        course_title = "信息技术与课堂教学融合"
+        course = db.session.execute(select(Course).where(Course.title == course_title)).scalar_one_or_none()
+        if course is None:
+            course = do_create_course(course_title, province, description="示范课程：三节视频课与一份学员手册。")
+            module = do_add_module(course, "第一单元 课堂中的信息技术")
+            for key, _seconds, lesson_title in DEMO_VIDEOS:
+                do_add_lesson(module, lesson_title, kind="video", duration_s=durations[key], media_key=key)
+            do_add_lesson(module, DEMO_PDF[1], kind="document", duration_s=600, media_key=DEMO_PDF[0])
+            do_link_course(project, course, is_required=True)
+
+        admin = _get_or_create_user("admin", DEMO_PASSWORDS["admin"], real_name="系统管理员", school=province)
+        do_assign_role(admin, "site_admin")
+        cls = db.session.execute(select(Class_).where(Class_.project_id == project.id, Class_.name == "东湖县一班")).scalar_one_or_none()
+        if cls is None:
+            cls = do_create_class(project, "东湖县一班", east, learning_center=center, subject="综合", stage="primary")
+        tutor = _get_or_create_user("tutor1", DEMO_PASSWORDS["staff"], real_name="王老师（辅导教师）", school=east)
+        do_assign_role(tutor, "tutor", class_=cls)
+        manager = _get_or_create_user("manager1", DEMO_PASSWORDS["staff"], real_name="李老师（班主任）", school=center)
+        do_assign_role(manager, "class_manager", class_=cls)
+        expert = _get_or_create_user("expert1", DEMO_PASSWORDS["staff"], real_name="张教授（课程专家）", school=province)
+        do_assign_role(expert, "expert", org_unit=province)
+        for i in range(1, LEARNER_COUNT + 1):
+            school = schools[(i - 1) % 2]  # the class is in 东湖县: its two schools
+            learner = _get_or_create_user(
+                f"learner{i}", DEMO_PASSWORDS["learner"], real_name=f"学员{i:02d}", teacher_no=f"DEMO{i:05d}",
+                phone=f"139{i:08d}", school=school, subject="语文" if i % 2 else "数学",
+                stage="primary" if i % 2 else "junior",
+            )
+            do_enroll(learner, project)
+            do_assign_role(learner, "learner", class_=cls)
+        _get_or_create_user("visitor1", DEMO_PASSWORDS["learner"], real_name="访客教师", teacher_no="DEMO99999",
+                            school=schools[2])
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command():
-    """Load the demo data set (idempotent)."""
-    raise click.ClickException("not yet")
+    """Load the demo data set (idempotent; refused in production unless XUESHI_ALLOW_DEMO=1)."""
+    if not current_app.config.get("DEMO_ALLOWED"):
+        raise click.ClickException("The demo data set is not loaded in production (set XUESHI_ALLOW_DEMO=1 to force).")
+    load_demo(Path(current_app.config["MEDIA_ROOT"]))
+    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 expert1/demo-staff, learner1..50 and visitor1/demo-learner")

@@ -1,5 +1,4 @@
 """Helpers available in every template."""
-from flask import current_app
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -14,9 +13,15 @@ def format_seconds(seconds: float | int | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def current_language() -> str:
+    """Return the UI language as configured names: "zh_CN" or "en"."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
 def template_helpers() -> dict:
     return {
-        "current_locale": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+        "current_locale": current_language(),
         "is_admin_user": bool(current_user and current_user.is_authenticated and is_admin(current_user)),
         "format_seconds": format_seconds,
     }
