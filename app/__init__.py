@@ -90,13 +90,18 @@ def _register_blueprints(app: Flask) -> None:
     from app.tracking import api as tracking_api
     from app.tracking import views as tracking_views
 
-    for module in (health, accounts_views, accounts_admin, courses_views, courses_admin, classrooms_views,
-                   tracking_views, media_views):
-        app.register_blueprint(module.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(accounts_admin.bp)
+    app.register_blueprint(courses_views.bp)
+    app.register_blueprint(courses_admin.bp)
+    app.register_blueprint(classrooms_views.bp)
+    app.register_blueprint(tracking_views.bp)
+    app.register_blueprint(media_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
-    for module in (accounts_api, courses_api, tracking_api, media_api):
-        csrf.exempt(module.bp)
-        app.register_blueprint(module.bp)
+    for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp):
+        csrf.exempt(api_bp)
+        app.register_blueprint(api_bp)
 
 
 def _register_commands(app: Flask) -> None:

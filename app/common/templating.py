@@ -1,4 +1,5 @@
 """Helpers available in every template."""
+from flask import current_app
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -24,4 +25,5 @@ def template_helpers() -> dict:
         "current_locale": current_language(),
         "is_admin_user": bool(current_user and current_user.is_authenticated and is_admin(current_user)),
         "format_seconds": format_seconds,
+        "url_endpoints": current_app.view_functions,
     }

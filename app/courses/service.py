@@ -166,3 +166,33 @@ def do_enroll(user: User, project: Project, source: str = "admin") -> Enrollment
     db.session.add(enrollment)
     db.session.flush()
     return enrollment
+
+
+def get_elective_choices(project: Project, user: User) -> dict[int, ElectiveChoice]:
+    return {
+        choice.course_id: choice
+        for choice in db.session.execute(
+            select(ElectiveChoice).where(ElectiveChoice.project_id == project.id, ElectiveChoice.user_id == user.id)
+        ).scalars()
+    }
+
+
+def do_toggle_elective(project: Project, user: User, course_id: int) -> ElectiveChoice | None:
+    """Choose the elective (returns the choice) or withdraw an existing choice (returns None)."""
+    from app.common.exceptions import Invalid
+
+    link = db.session.execute(
+        select(ProjectCourse).where(ProjectCourse.project_id == project.id, ProjectCourse.course_id == course_id)
+    ).scalar_one_or_none()
+    if link is None:
+        raise NotFound(_("This course is not offered in the project."))
+    if link.is_required:
+        raise Invalid(_("Required courses cannot be chosen or dropped."), code="course_id")
+    existing = get_elective_choices(project, user).get(course_id)
+    if existing is not None:
+        db.session.delete(existing)
+        return None
+    choice = ElectiveChoice(project_id=project.id, user_id=user.id, course_id=course_id, is_confirmed=False)
+    db.session.add(choice)
+    db.session.flush()
+    return choice
