@@ -99,3 +99,98 @@ def check_redeem_card(user: User, number: str, pin: str) -> Project:
     """Enrol a signed-in user with a card. Must run inside write_transaction."""
     card = _check_card(number, pin)
     return _use_card(card, user)
+
+
+# ---------------------------------------------------------------- administration of batches
+@dataclass(frozen=True)
+class PreparedCard:
+    number: str
+    pin: str
+    pin_hash: str
+
+
+def prepare_cards(project: Project, count: int) -> list[PreparedCard]:
+    """Draw numbers and PINs and hash the PINs: the slow part, to run BEFORE the write transaction."""
+    from app.accounts.service import hash_bulk_secret
+
+    if not 1 <= count <= MAX_BATCH:
+        raise Invalid(_("Generate between 1 and %(n)d cards at a time.", n=MAX_BATCH), code="count")
+    prefix = f"{project.id:04d}"
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        numbers.add(prefix + "".join(secrets.choice("0123456789") for _d in range(10)))
+    prepared = []
+    for number in sorted(numbers):
+        pin = "".join(secrets.choice(_PIN_ALPHABET) for _d in range(8))
+        prepared.append(PreparedCard(number, pin, hash_bulk_secret(pin)))
+    return prepared
+
+
+def do_store_cards(project: Project, prepared: list[PreparedCard], created_by: User) -> tuple[str, list[IssuedCard]]:
+    """Store prepared cards as one batch; return the batch id and the numbers with their PINs (shown once)."""
+    taken = set(db.session.execute(
+        select(LearningCard.number).where(LearningCard.number.in_([c.number for c in prepared]))
+    ).scalars())
+    if taken:
+        raise Conflict(_("Some card numbers were drawn twice by chance. Please generate the batch again."),
+                       code="card_collision")
+    batch = clock.now().strftime("%Y%m%d") + "-" + secrets.token_hex(3).upper()
+    db.session.add_all([
+        LearningCard(project_id=project.id, number=c.number, pin_hash=c.pin_hash, batch=batch,
+                     created_by_id=created_by.id)
+        for c in prepared
+    ])
+    db.session.flush()
+    return batch, [IssuedCard(c.number, c.pin) for c in prepared]
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch: str
+    created_at: object
+    total: int
+    used: int
+    revoked: int
+
+    @property
+    def unused(self) -> int:
+        return self.total - self.used - self.revoked
+
+
+def get_card_batches(project: Project) -> list[BatchSummary]:
+    """Return the project's card batches, newest first, with used and revoked counts."""
+    from sqlalchemy import case
+
+    rows = db.session.execute(
+        select(
+            LearningCard.batch,
+            func.min(LearningCard.created_at),
+            func.count(LearningCard.id),
+            func.sum(case((LearningCard.used_at.is_not(None), 1), else_=0)),
+            func.sum(case(((LearningCard.used_at.is_(None)) & LearningCard.is_revoked, 1), else_=0)),
+        )
+        .where(LearningCard.project_id == project.id)
+        .group_by(LearningCard.batch)
+        .order_by(func.min(LearningCard.created_at).desc(), LearningCard.batch.desc())
+    ).all()
+    return [BatchSummary(r[0], r[1], int(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows]
+
+
+def do_revoke_batch(project: Project, batch: str) -> int:
+    """Withdraw the unused cards of a batch; return how many were withdrawn."""
+    from sqlalchemy import update
+
+    exists = db.session.execute(
+        select(LearningCard.id).where(LearningCard.project_id == project.id, LearningCard.batch == batch).limit(1)
+    ).first()
+    if not exists:
+        from app.common.exceptions import NotFound
+
+        raise NotFound(_("No such card batch in this project."))
+    result = db.session.execute(
+        update(LearningCard)
+        .where(LearningCard.project_id == project.id, LearningCard.batch == batch,
+               LearningCard.used_at.is_(None), LearningCard.is_revoked.is_(False))
+        .values(is_revoked=True)
+    )
+    return result.rowcount or 0

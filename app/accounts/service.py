@@ -1,12 +1,14 @@
 """Use cases of accounts: org units, users, roles."""
 import re
+import secrets
 
+from argon2 import PasswordHasher
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.accounts import auth
 from app.accounts.models import CLASS_ROLES, ORG_KINDS, ROLES, OrgUnit, RoleAssignment, User
-from app.common.exceptions import Conflict, Invalid
+from app.common.exceptions import Conflict, Invalid, NotFound
 from app.extensions import db
 
 PHONE_RE = re.compile(r"^1\d{10}$")
@@ -106,3 +108,154 @@ def do_assign_role(user: User, role: str, *, org_unit: OrgUnit | None = None, cl
     db.session.flush()
     db.session.expire(user, ["roles"])
     return assignment
+
+
+# ---------------------------------------------------------------- administration (org units, users, roles)
+#: kinds ranked from the top; a child is always deeper than its parent (learning centers go anywhere)
+KIND_RANK = {"province": 0, "city": 1, "county": 2, "school": 3}
+ROOT_KINDS = ("province", "city", "county")
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: Argon2id with OWASP's minimum cost (12 MiB, t=3): for secrets created in bulk (imports, cards)
+#: whose holders are made to replace them; hashing stays out of the write transaction either way.
+_bulk_hasher = PasswordHasher(time_cost=3, memory_cost=12288, parallelism=1)
+
+
+def hash_bulk_secret(secret: str) -> str:
+    """Hash a generated or imported secret cheaply enough for thousands at once (verify as usual)."""
+    return _bulk_hasher.hash(secret)
+
+
+def generate_password(length: int = 10) -> str:
+    """Return a random password of letters and digits (never ambiguous 0/O, 1/l/I)."""
+    while True:
+        candidate = "".join(secrets.choice(_PASSWORD_ALPHABET) for _i in range(length))
+        if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):
+            return candidate
+
+
+def get_org_unit(unit_id: int) -> OrgUnit:
+    unit = db.session.get(OrgUnit, unit_id)
+    if unit is None:
+        raise NotFound(_("No such org unit."))
+    return unit
+
+
+def allowed_child_kinds(parent: OrgUnit | None) -> tuple[str, ...]:
+    """Kinds a new unit under parent may have (roots when parent is None)."""
+    if parent is None:
+        return ROOT_KINDS
+    if parent.kind == "learning_center":
+        return ()
+    rank = KIND_RANK[parent.kind]
+    return tuple(k for k, r in KIND_RANK.items() if r > rank) + ("learning_center",)
+
+
+def check_child_kind(parent: OrgUnit | None, kind: str) -> None:
+    if kind not in allowed_child_kinds(parent):
+        if parent is None:
+            raise Invalid(_("A top-level unit must be a province, a city or a county."), code="kind")
+        if parent.kind == "learning_center":
+            raise Invalid(_("A learning center cannot contain other units."), code="parent_id")
+        raise Invalid(_("A %(kind)s cannot be placed under a %(parent)s.", kind=kind, parent=parent.kind), code="kind")
+
+
+def check_create_org_unit(parent: OrgUnit | None, name: str, kind: str, code: str | None = None) -> OrgUnit:
+    """Validate the kind against the parent, then create the unit."""
+    check_child_kind(parent, kind)
+    return do_create_org_unit(name, kind, parent, (code or "").strip() or None)
+
+
+def do_update_org_unit(unit: OrgUnit, *, name: str, code: str | None) -> OrgUnit:
+    """Rename a unit and set (or clear) its code."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(_("Give the org unit a name."), code="name")
+    code = (code or "").strip() or None
+    if code:
+        other = get_org_unit_by_code(code)
+        if other is not None and other.id != unit.id:
+            raise Conflict(_("The code %(code)s is already used by %(name)s.", code=code, name=other.name), code="code")
+    unit.name = name
+    unit.code = code
+    return unit
+
+
+def do_move_org_unit(unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
+    """Put a unit (and its subtree) under another parent, rewriting the subtree's paths."""
+    if unit.parent_id is None:
+        raise Invalid(_("A top-level unit cannot be moved."), code="parent_id")
+    if new_parent.path.startswith(unit.path):
+        raise Invalid(_("A unit cannot be moved into its own subtree."), code="parent_id")
+    if new_parent.id == unit.parent_id:
+        return unit
+    check_child_kind(new_parent, unit.kind)
+    old_prefix = unit.path
+    new_prefix = new_parent.path + f"{unit.id}/"
+    for node in db.session.execute(select(OrgUnit).where(OrgUnit.path.like(old_prefix + "%"))).scalars():
+        node.path = new_prefix + node.path[len(old_prefix):]
+    unit.parent_id = new_parent.id
+    return unit
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No such user."))
+    return user
+
+
+def check_update_user(user: User, *, real_name: str, teacher_no: str | None, phone: str | None,
+                      school: OrgUnit | None, subject: str | None, stage: str | None) -> dict[str, str]:
+    """Return {field: message} for the problems of an edit; empty means the edit may be saved."""
+    problems = check_user_fields(teacher_no=teacher_no, phone=phone, stage=stage, exclude_user_id=user.id)
+    if not (real_name or "").strip():
+        problems["real_name"] = _("Enter the real name.")
+    return problems
+
+
+def do_update_user(user: User, *, real_name: str, teacher_no: str | None, phone: str | None,
+                   school: OrgUnit | None, subject: str | None, stage: str | None) -> User:
+    problems = check_update_user(user, real_name=real_name, teacher_no=teacher_no, phone=phone, school=school,
+                                 subject=subject, stage=stage)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise Invalid(message, code=field)
+    user.real_name = real_name.strip()
+    user.teacher_no = (teacher_no or "").strip() or None
+    user.phone = (phone or "").strip() or None
+    user.school_id = school.id if school else None
+    user.subject = (subject or "").strip() or None
+    user.stage = stage or None
+    return user
+
+
+def do_set_user_active(user: User, is_active: bool) -> None:
+    """Activate or deactivate a user; deactivation signs them out everywhere (sessions and tokens)."""
+    user.is_active_flag = bool(is_active)
+    if not is_active:
+        auth.do_revoke_all(user)
+
+
+def do_admin_reset_password(user: User) -> str:
+    """Give the user a temporary password (returned, shown once) they must change at next sign-in."""
+    password = generate_password(12)
+    user.password_hash = auth.hash_password(password)
+    user.is_password_expired = True
+    auth.do_revoke_all(user)
+    return password
+
+
+def check_grant_org_role(user: User, role: str, unit: OrgUnit) -> RoleAssignment:
+    """Grant org admin or expert on a unit (idempotent)."""
+    if role not in ("org_admin", "expert"):
+        raise Invalid(_("Only the org admin and expert roles are granted here."), code="role")
+    if not user.is_active:
+        raise Invalid(_("Activate the user before granting a role."), code="role")
+    return do_assign_role(user, role, org_unit=unit)
+
+
+def do_revoke_role(assignment: RoleAssignment) -> None:
+    user = assignment.user
+    db.session.delete(assignment)
+    db.session.flush()
+    db.session.expire(user, ["roles"])

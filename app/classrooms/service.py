@@ -39,3 +39,97 @@ def get_class_members(cls: Class_, role: str | None = None) -> list[tuple[User, 
     if role:
         stmt = stmt.where(RoleAssignment.role == role)
     return [(row.User, row.role) for row in db.session.execute(stmt.order_by(RoleAssignment.role, User.username))]
+
+
+# ---------------------------------------------------------------- administration
+STAFF_ROLES = ("tutor", "class_manager")
+
+
+def get_class(class_id: int) -> Class_:
+    from app.common.exceptions import NotFound
+
+    cls = db.session.get(Class_, class_id)
+    if cls is None:
+        raise NotFound(_("No such class."))
+    return cls
+
+
+def do_update_class(cls: Class_, **fields) -> Class_:
+    for name, value in fields.items():
+        setattr(cls, name, value)
+    return cls
+
+
+def get_learner_classes(project_id: int, user_ids: list[int]) -> dict[int, Class_]:
+    """Map user id -> the class of the project where that user is a learner."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        select(RoleAssignment.user_id, Class_)
+        .join(Class_, Class_.id == RoleAssignment.class_id)
+        .where(Class_.project_id == project_id, RoleAssignment.role == "learner", RoleAssignment.user_id.in_(user_ids))
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def check_add_learners(cls: Class_, users: list[User]) -> int:
+    """Add learners to the class: all enrolled in its project, in no other class of it, and room for all.
+
+    Adds nobody when one of them is refused; returns how many were added (members already in it are skipped).
+    """
+    from app.courses.models import Enrollment
+
+    ids = [u.id for u in users]
+    enrolled = set(db.session.execute(
+        select(Enrollment.user_id).where(Enrollment.project_id == cls.project_id, Enrollment.user_id.in_(ids))
+    ).scalars()) if ids else set()
+    not_enrolled = [u for u in users if u.id not in enrolled]
+    if not_enrolled:
+        raise Invalid(_("Not enrolled in this training project: %(names)s. Enrol them first.",
+                        names=", ".join(u.username for u in not_enrolled)), code="not_enrolled")
+    current = get_learner_classes(cls.project_id, ids)
+    elsewhere = [u for u in users if u.id in current and current[u.id].id != cls.id]
+    if elsewhere:
+        raise Conflict(_("Already in another class of this project: %(names)s.",
+                         names=", ".join(f"{u.username} ({current[u.id].name})" for u in elsewhere)), code="other_class")
+    new = [u for u in users if u.id not in current]
+    room = cls.capacity - count_learners(cls)
+    if len(new) > room:
+        raise Conflict(_("The class %(name)s is full: it has room for %(room)d more learners, you chose %(n)d.",
+                         name=cls.name, room=max(room, 0), n=len(new)), code="class_full")
+    for user in new:
+        db.session.add(RoleAssignment(user_id=user.id, role="learner", class_id=cls.id))
+    db.session.flush()
+    return len(new)
+
+
+def do_remove_learner(cls: Class_, user: User) -> bool:
+    from sqlalchemy import delete
+
+    result = db.session.execute(
+        delete(RoleAssignment).where(RoleAssignment.class_id == cls.id, RoleAssignment.user_id == user.id,
+                                     RoleAssignment.role == "learner")
+    )
+    return bool(result.rowcount)
+
+
+def do_set_staff(cls: Class_, role: str, user: User | None) -> None:
+    """Make user the class's tutor or class manager (workshop leader), replacing the previous one."""
+    from sqlalchemy import delete
+
+    if role not in STAFF_ROLES:
+        raise Invalid(_("Unknown class role."), code="role")
+    if user is not None and not user.is_active:
+        raise Invalid(_("%(name)s is deactivated.", name=user.username), code="username")
+    db.session.execute(delete(RoleAssignment).where(RoleAssignment.class_id == cls.id, RoleAssignment.role == role))
+    if user is not None:
+        db.session.add(RoleAssignment(user_id=user.id, role=role, class_id=cls.id))
+    db.session.flush()
+
+
+def get_class_staff(cls: Class_) -> dict[str, list[User]]:
+    staff: dict[str, list[User]] = {role: [] for role in STAFF_ROLES}
+    for user, role in get_class_members(cls):
+        if role in staff:
+            staff[role].append(user)
+    return staff

@@ -196,3 +196,125 @@ def do_toggle_elective(project: Project, user: User, course_id: int) -> Elective
     db.session.add(choice)
     db.session.flush()
     return choice
+
+
+# ---------------------------------------------------------------- administration
+def get_project(project_id: int) -> Project:
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise NotFound(_("No such training project."))
+    return project
+
+
+def do_update_project(project: Project, **fields) -> Project:
+    """Change a project's columns (already validated by the form)."""
+    from app.common.exceptions import Invalid
+
+    starts_on = fields.get("starts_on", project.starts_on)
+    ends_on = fields.get("ends_on", project.ends_on)
+    if ends_on < starts_on:
+        raise Invalid(_("The project cannot end before it starts."), code="ends_on")
+    for name, value in fields.items():
+        setattr(project, name, value)
+    return project
+
+
+def do_update_course(course: Course, **fields) -> Course:
+    for name, value in fields.items():
+        setattr(course, name, value)
+    return course
+
+
+def get_module(module_id: int) -> Module:
+    module = db.session.get(Module, module_id)
+    if module is None:
+        raise NotFound(_("No such module."))
+    return module
+
+
+def get_lesson(lesson_id: int) -> Lesson:
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None:
+        raise NotFound(_("No such lesson."))
+    return lesson
+
+
+def _move(items: list, item, direction: str) -> None:
+    """Move item one place up or down in items (which carry .position), renumbering 0..n-1."""
+    ordered = sorted(items, key=lambda x: (x.position, x.id))
+    index = ordered.index(item)
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(ordered):
+        ordered[index], ordered[target] = ordered[target], ordered[index]
+    for position, each in enumerate(ordered):
+        each.position = position
+
+
+def do_move_module(module: Module, direction: str) -> None:
+    _move(list(module.course.modules), module, direction)
+
+
+def do_move_lesson(lesson: Lesson, direction: str) -> None:
+    _move(list(lesson.module.lessons), lesson, direction)
+
+
+def do_move_course_link(link: ProjectCourse, direction: str) -> None:
+    _move(list(link.project.course_links), link, direction)
+
+
+def do_delete_module(module: Module) -> None:
+    """Delete a module that has no lessons (lessons carry learners' records and stay)."""
+    from app.common.exceptions import Conflict
+
+    if module.lessons:
+        raise Conflict(_("Move or keep the lessons first: only an empty module can be deleted."), code="not_empty")
+    course = module.course
+    db.session.delete(module)
+    db.session.flush()
+    db.session.expire(course, ["modules"])
+    for position, each in enumerate(sorted(course.modules, key=lambda m: (m.position, m.id))):
+        each.position = position
+
+
+def do_update_lesson(lesson: Lesson, *, title: str, kind: str, duration_s: int | None) -> Lesson:
+    """Rename a lesson; its kind changes only while it has no media, its duration only for documents."""
+    from app.common.exceptions import Invalid
+
+    from app.courses.models import LESSON_KINDS
+
+    if kind not in LESSON_KINDS:
+        raise Invalid(_("Unknown kind of lesson."), code="kind")
+    if kind != lesson.kind and lesson.media_key:
+        raise Invalid(_("The kind of a lesson with uploaded media comes from the file; it cannot be changed here."),
+                      code="kind")
+    lesson.title = title.strip()
+    lesson.kind = kind
+    if kind == "document" and duration_s is not None:
+        lesson.duration_s = duration_s
+    return lesson
+
+
+def do_unlink_course(link: ProjectCourse) -> None:
+    project = link.project
+    db.session.delete(link)
+    db.session.flush()
+    db.session.expire(project, ["course_links"])
+    for position, each in enumerate(sorted(project.course_links, key=lambda x: (x.position, x.id))):
+        each.position = position
+
+
+def do_unenroll(enrollment: Enrollment) -> None:
+    """Remove an enrolment and the learner's seats in the project's classes (their records stay)."""
+    from sqlalchemy import delete
+
+    from app.accounts.models import RoleAssignment
+    from app.classrooms.models import Class_
+
+    class_ids = select(Class_.id).where(Class_.project_id == enrollment.project_id)
+    db.session.execute(
+        delete(RoleAssignment)
+        .where(RoleAssignment.user_id == enrollment.user_id, RoleAssignment.role == "learner",
+               RoleAssignment.class_id.in_(class_ids))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.delete(enrollment)

@@ -1,0 +1,88 @@
+"""Forms of the accounts administration (every one carries the CSRF token)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+
+def as_choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices."""
+    return [SelectChoice(value="" if value is None else value, label=label) for value, label in pairs]
+
+
+def int_or_none(value):
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def kind_labels() -> dict:
+    return {"province": _l("Province"), "city": _l("City"), "county": _l("County"), "school": _l("School"),
+            "learning_center": _l("Learning center")}
+
+
+def stage_choices() -> list:
+    return as_choices([("", _l("—")), ("kindergarten", _l("Kindergarten")), ("primary", _l("Primary school")),
+            ("junior", _l("Junior secondary")), ("senior", _l("Senior secondary")), ("vocational", _l("Vocational"))])
+
+
+def role_labels() -> dict:
+    return {"org_admin": _l("Org admin"), "expert": _l("Expert")}
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+
+class OrgUnitForm(FlaskForm):
+    parent_id = SelectField(_l("Parent unit"), coerce=int_or_none, validate_choice=False)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), validate_choice=False)
+    code = StringField(_l("Code (used by imports)"), validators=[Optional(), Length(max=40),
+                       Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
+
+
+class OrgUnitEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    code = StringField(_l("Code (used by imports)"), validators=[Optional(), Length(max=40),
+                       Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
+    parent_id = SelectField(_l("Parent unit"), coerce=int_or_none, validate_choice=False)
+
+
+class UserFieldsMixin:
+    real_name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=64)])
+    teacher_no = StringField(_l("Teacher number"), validators=[Optional(), Length(max=32)])
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Regexp(r"^1\d{10}$", message=_l("Enter an 11-digit mobile number."))])
+    school_id = SelectField(_l("School or org unit"), coerce=int_or_none, validate_choice=False)
+    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=40)])
+    stage = SelectField(_l("Stage"), choices=stage_choices(), validators=[Optional()])
+
+
+class UserCreateForm(UserFieldsMixin, FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(min=3, max=64),
+                           Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
+    password = PasswordField(_l("Initial password (empty: generate one)"), validators=[Optional(), Length(max=128)])
+
+
+class UserEditForm(UserFieldsMixin, FlaskForm):
+    is_active = BooleanField(_l("Active (may sign in)"))
+
+
+class RoleGrantForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=as_choices(role_labels().items()))
+    org_unit_id = SelectField(_l("Org unit"), coerce=int_or_none, validate_choice=False)
+
+
+class SetActiveForm(FlaskForm):
+    active = HiddenField(validators=[DataRequired()])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV or XLSX file"), validators=[FileRequired(_l("Choose a file to import."))])
+    project_id = SelectField(_l("Enrol in the training project (optional)"), coerce=int_or_none, validate_choice=False)
+    class_id = SelectField(_l("Seat in the class (optional)"), coerce=int_or_none, validate_choice=False)

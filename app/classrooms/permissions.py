@@ -1,0 +1,64 @@
+"""Who may see and run classes: admins of the class's org subtree, and the class's own staff.
+
+A tutor or class manager sees the roster of their own classes only; any other class is
+answered with 404, like an object outside an admin's scope.
+"""
+from sqlalchemy import select
+
+from app.accounts.models import RoleAssignment
+from app.accounts.permissions import _real, in_scope, unit_scope_clause
+from app.classrooms.models import Class_
+from app.courses.permissions import can_view_project
+
+STAFF_ROLES = ("tutor", "class_manager")
+
+
+def is_class_staff(user, cls: Class_) -> bool:
+    user = _real(user)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(r.class_id == cls.id and r.role in STAFF_ROLES for r in user.roles)
+
+
+def can_list_classes(user, project) -> bool:
+    return can_view_project(user, project)
+
+
+def can_create_class(user, project, org_unit=None) -> bool:
+    """Create a class of the project at org_unit: a unit of the admin's scope inside the project's area."""
+    if not can_view_project(user, project):
+        return False
+    return org_unit is None or (in_scope(user, org_unit) and org_unit.path.startswith(project.org_unit.path))
+
+
+def can_edit_class(user, cls: Class_) -> bool:
+    return in_scope(user, cls.org_unit)
+
+
+def can_manage_roster(user, cls: Class_) -> bool:
+    return can_edit_class(user, cls)
+
+
+def can_view_class(user, cls: Class_) -> bool:
+    return can_edit_class(user, cls) or is_class_staff(user, cls)
+
+
+def can_view_roster(user, cls: Class_) -> bool:
+    return can_view_class(user, cls)
+
+
+def can_view_my_classes(user, _obj=None) -> bool:
+    return bool(getattr(_real(user), "is_authenticated", False))
+
+
+def classes_in_scope_clause(user):
+    """A WHERE clause on Class_ (joined with its OrgUnit) for the classes an admin runs."""
+    from app.accounts.models import OrgUnit
+
+    return unit_scope_clause(OrgUnit.path, user)
+
+
+def staff_class_ids_stmt(user):
+    return select(RoleAssignment.class_id).where(
+        RoleAssignment.user_id == _real(user).id, RoleAssignment.role.in_(STAFF_ROLES)
+    )

@@ -1,0 +1,76 @@
+"""Who may see and change training projects, courses, enrolments and learning cards.
+
+A project or course belongs to an org unit. Admins of that unit's subtree edit it; admins
+below it (a county admin for a province project) see it and work with it inside their own
+area (enrol their teachers, form their classes) without changing it; nobody else sees it.
+"""
+from app.accounts.models import User
+from app.accounts.permissions import (
+    covers_scope, in_scope, is_admin, user_anchor_paths, can_view_user, visible_unit_clause,
+)
+from app.courses.models import Course, Enrollment, Project
+
+
+def _unit(obj):
+    return obj.org_unit
+
+
+# ---------------------------------------------------------------- projects
+def can_view_project(user, project: Project) -> bool:
+    unit = _unit(project)
+    return in_scope(user, unit) or covers_scope(user, unit)
+
+
+def can_create_project(user, org_unit=None) -> bool:
+    return is_admin(user) if org_unit is None else in_scope(user, org_unit)
+
+
+def can_edit_project(user, project: Project) -> bool:
+    return in_scope(user, _unit(project))
+
+
+def can_manage_enrollments(user, project: Project) -> bool:
+    return can_view_project(user, project)
+
+
+def is_user_in_project_area(target: User, project: Project) -> bool:
+    """True when the user belongs to the project's org subtree."""
+    base = _unit(project).path
+    return any(p.startswith(base) for p in user_anchor_paths(target))
+
+
+def can_enroll_user(user, project: Project, target: User) -> bool:
+    return can_manage_enrollments(user, project) and can_view_user(user, target) and is_user_in_project_area(target, project)
+
+
+def can_unenroll(user, enrollment: Enrollment) -> bool:
+    return can_manage_enrollments(user, enrollment.project) and can_view_user(user, enrollment.user)
+
+
+def can_manage_cards(user, project: Project) -> bool:
+    """Cards register teachers at the project's own unit, so only the project's admins issue them."""
+    return can_edit_project(user, project)
+
+
+def visible_projects_clause(user):
+    from app.accounts.models import OrgUnit
+
+    return visible_unit_clause(OrgUnit.path, OrgUnit.id, user)
+
+
+# ---------------------------------------------------------------- courses
+def can_view_course(user, course: Course) -> bool:
+    unit = _unit(course)
+    return in_scope(user, unit) or covers_scope(user, unit)
+
+
+def can_create_course(user, org_unit=None) -> bool:
+    return is_admin(user) if org_unit is None else in_scope(user, org_unit)
+
+
+def can_edit_course(user, course: Course) -> bool:
+    return in_scope(user, _unit(course))
+
+
+def can_link_course(user, project: Project, course: Course | None = None) -> bool:
+    return can_edit_project(user, project) and (course is None or can_view_course(user, course))
