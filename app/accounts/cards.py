@@ -26,19 +26,9 @@ def do_generate_cards(project: Project, count: int, created_by: User) -> tuple[s
     """Create `count` cards for the project; return the batch id and the numbers with their PINs.
 
     The PINs exist in clear only in the returned list (exported once); the database keeps hashes.
+    Callers that hold a write transaction should call prepare_cards before it and do_store_cards inside.
     """
-    if not 1 <= count <= MAX_BATCH:
-        raise Invalid(_("Generate between 1 and %(n)d cards at a time.", n=MAX_BATCH), code="count")
-    batch = clock.now().strftime("%Y%m%d") + "-" + secrets.token_hex(3).upper()
-    issued: list[IssuedCard] = []
-    prefix = f"{project.id:04d}"
-    for _i in range(count):
-        number = prefix + "".join(secrets.choice("0123456789") for _d in range(10))
-        pin = "".join(secrets.choice(_PIN_ALPHABET) for _d in range(8))
-        issued.append(IssuedCard(number, pin))
-        db.session.add(LearningCard(project_id=project.id, number=number, pin_hash=auth.hash_password(pin),
-                                    batch=batch, created_by_id=created_by.id))
-    return batch, issued
+    return do_store_cards(project, prepare_cards(project, count), created_by)
 
 
 def _check_card(number: str, pin: str) -> LearningCard:
