@@ -1,0 +1,1236 @@
+"""Use cases of watch-time tracking: playback sessions, heartbeats, presence checks, progress, audit.
+
+The crediting itself is decided by app.tracking.rules; this module loads what
+the rules need, calls them and stores the result. A heartbeat reads what it
+needs in one SELECT, lets the rules decide, then writes in one short write
+transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL the user's lock row is
+taken with SELECT ... FOR UPDATE) that only succeeds if the session is still the
+version it read; otherwise it is recomputed (see "database helpers"). Every
+answer is sent after its transaction committed (R11).
+
+Functions for pages and the API (seconds are floats rounded to 0.001):
+
+get_project_progress(user, project) -> dict
+    {"project_id", "title", "credited_s", "learning_hours", "required_hours",
+     "minutes_per_hour", "missing_s" (credited seconds still needed for the
+     required hours), "lesson_count", "complete_count",
+     "lessons": [{"lesson_id", "course_id", "title", "kind", "duration_s",
+                  "credited_s", "covered_s", "complete", "resume_position_s",
+                  "max_position_s", "segments": [[start_s, end_s], ...]}]}
+
+get_lesson_audit(user, project, lesson) -> dict
+    {"project_id", "lesson_id", "title", "duration_s", "credited_s",
+     "covered_s", "complete", "segments",
+     "recomputed_s" (sum of the windows and corrections: equals credited_s),
+     "reasons": [{"reason", "label", "count", "seconds"}]   (all sessions),
+     "sessions": [{"id", "status", "opened_at" (datetime), "closed_at",
+                   "user_agent", "credited_s",
+                   "reasons": [{"reason", "label", "count", "seconds"}],
+                   "windows": [{"started_at", "ended_at" (datetimes),
+                                "day" (date), "from_position_s",
+                                "to_position_s", "credited_s"}]}]  newest first,
+     "corrections": [{"id", "delta_s", "reason", "created_by", "created_at"}],
+     "presence_checks": [{"id", "session_id", "due_at", "answered_at",
+                          "is_late", "wrong_answers"}]}
+
+REASON_LABELS: {reason: lazy translated label} for rules.REASONS;
+reason_label(reason) -> str.
+
+Use cases behind the JSON API: do_open_session, check_heartbeat,
+check_presence_answer, do_end_session, do_correct_credit.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from typing import NamedTuple
+
+from flask import current_app, has_request_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.accounts.models import User
+from app.common import clock
+from app.common.db import write_transaction
+from app.common.exceptions import Conflict, Forbidden, Gone, Invalid, NotFound
+from app.courses import service as courses
+from app.courses.models import Lesson, Project
+from app.extensions import db
+from app.tracking import rules
+from app.tracking.models import (
+    CreditCorrection,
+    CreditWindow,
+    DailyCredit,
+    LessonProgress,
+    PlaybackSession,
+    PresenceCheck,
+    TrackingUserState,
+)
+
+REASON_LABELS = {
+    "not_playing": _l("Not playing (paused, or the position did not move)"),
+    "hidden": _l("The page was hidden"),
+    "rate_out_of_range": _l("Playback speed outside the allowed range"),
+    "ahead_of_wall_time": _l("Position moved faster than time passed"),
+    "backward_jump": _l("Position jumped back without a seek"),
+    "gap": _l("No report from the player for longer than the gap allowance"),
+    "presence_overdue": _l("Presence check not answered in time"),
+    "lesson_cap": _l("Lesson already credited in full"),
+    "daily_cap": _l("Daily limit reached"),
+    "outside_window": _l("Outside the project's dates"),
+    "superseded": _l("Playback continued in another window or device"),
+    "replayed_seq": _l("Repeated or late report (ignored)"),
+}
+
+#: project settings and lesson durations are cached per worker for this long
+SETTINGS_TTL_S = 30.0
+_rng = random.SystemRandom()
+
+S = PlaybackSession.__table__
+P = LessonProgress.__table__
+U = TrackingUserState.__table__
+D = DailyCredit.__table__
+W = CreditWindow.__table__
+
+
+def _s(ms: int | None) -> float:
+    return round((ms or 0) / 1000, 3)
+
+
+# ----------------------------------------------------------------- cached context
+
+
+@dataclass(frozen=True)
+class LessonContext:
+    """What the hot path needs about a lesson in a project, cached per worker."""
+
+    project_id: int
+    lesson_id: int
+    settings: rules.Settings
+    duration_ms: int
+    interval_s: int
+    is_seek_ahead_forbidden: bool
+    fetched_at: float
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """The parts of a playback session that never change."""
+
+    user_id: int
+    project_id: int
+    lesson_id: int
+
+
+def settings_of(project: Project) -> rules.Settings:
+    """Return the project's tracking settings for the rules."""
+    return rules.Settings(
+        interval_ms=project.effective_heartbeat_interval_s() * 1000,
+        gap_factor=project.gap_factor,
+        min_rate=project.min_rate,
+        max_rate=project.max_rate,
+        completion_ratio=project.completion_ratio,
+        cap_factor=project.cap_factor,
+        daily_cap_ms=project.daily_cap_s * 1000,
+        is_presence_check_enabled=project.is_presence_check_enabled,
+        presence_min_ms=project.presence_min_s * 1000,
+        presence_max_ms=project.presence_max_s * 1000,
+        presence_timeout_ms=project.presence_timeout_s * 1000,
+        timezone=project.timezone or "Asia/Shanghai",
+        starts_on=project.starts_on,
+        ends_on=project.ends_on,
+    )
+
+
+def _cache() -> dict:
+    return current_app.extensions.setdefault("xueshi_tracking_cache", {"contexts": {}, "sessions": {}})
+
+
+def _make_context(project: Project, lesson: Lesson) -> LessonContext:
+    ctx = LessonContext(
+        project_id=project.id,
+        lesson_id=lesson.id,
+        settings=settings_of(project),
+        duration_ms=int(lesson.duration_s or 0) * 1000,
+        interval_s=project.effective_heartbeat_interval_s(),
+        is_seek_ahead_forbidden=project.is_seek_ahead_forbidden,
+        fetched_at=time.monotonic(),
+    )
+    _cache()["contexts"][(project.id, lesson.id)] = ctx
+    return ctx
+
+
+def get_lesson_context(project_id: int, lesson_id: int) -> LessonContext:
+    """Return the cached settings and duration of a lesson in a project (re-read every SETTINGS_TTL_S)."""
+    ctx = _cache()["contexts"].get((project_id, lesson_id))
+    if ctx is not None and time.monotonic() - ctx.fetched_at < SETTINGS_TTL_S:
+        return ctx
+    project = db.session.get(Project, project_id)
+    lesson = db.session.get(Lesson, lesson_id)
+    if project is None or lesson is None:
+        raise NotFound(_("This lesson or project no longer exists."))
+    return _make_context(project, lesson)
+
+
+def clear_cache() -> None:
+    """Forget cached settings (after an administrator changes a project or a lesson's duration)."""
+    _cache()["contexts"].clear()
+
+
+def _session_key(session_id: int) -> SessionKey | None:
+    sessions = _cache()["sessions"]
+    key = sessions.get(session_id)
+    if key is None:
+        row = db.session.execute(
+            select(S.c.user_id, S.c.project_id, S.c.lesson_id).where(S.c.id == session_id)
+        ).first()
+        if row is None:
+            return None
+        if len(sessions) > 200_000:
+            sessions.clear()
+        key = sessions[session_id] = SessionKey(row.user_id, row.project_id, row.lesson_id)
+    return key
+
+
+def _own_session(user_id: int, session_id: int) -> SessionKey:
+    key = _session_key(session_id)
+    if key is None or key.user_id != user_id:
+        # Another user's session is indistinguishable from a missing one.
+        raise NotFound(_("No such playback session."), code="session_not_found")
+    return key
+
+
+# ----------------------------------------------------------------- database helpers
+#
+# A heartbeat reads everything it needs in one SELECT outside any write lock,
+# lets the rules decide, then writes in one short transaction whose session
+# update only succeeds if the session is still at the version it read
+# (optimistic concurrency). Every write to a session bumps its version, and
+# only the one open session of a user is ever credited (R5), so a heartbeat
+# that lost a race is simply recomputed from fresh state; after a few lost
+# races it is computed entirely under the user's lock. On PostgreSQL the write
+# transaction also takes the user's lock row first, so that every write of a
+# user happens in the same lock order (user row, then session row).
+
+
+class _Retry(Exception):
+    """The session changed since it was read: recompute."""
+
+
+OPTIMISTIC_ATTEMPTS = 3
+
+
+class _SQLiteWriteGate:
+    """Queue a process's SQLite write transactions on a lock instead of SQLite's busy handler.
+
+    SQLite lets one writer in at a time; a writer that finds it taken sleeps in
+    growing steps (up to 100 ms) and retries. Waiting on a thread lock, and across
+    worker processes on an flock of a file beside the database, wakes the next
+    writer as soon as the previous one commits.
+    """
+
+    def __init__(self, database_path: str | None):
+        self.path = database_path + ".write-lock" if database_path else None
+        self.thread_lock = threading.Lock()
+        self.fd: int | None = None
+        self.pid = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.thread_lock:
+            fd = self._fd()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _fd(self) -> int | None:
+        if self.path is None:
+            return None
+        if self.fd is None or self.pid != os.getpid():  # a forked worker needs its own open file
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.pid = os.getpid()
+        return self.fd
+
+
+def _write_gate():
+    """The write gate of this app's database (a no-op on PostgreSQL)."""
+    cache = _cache()
+    gate = cache.get("write_gate")
+    if gate is None:
+        url = db.engine.url
+        if url.get_backend_name() != "sqlite":
+            gate = nullcontext
+        else:
+            path = url.database
+            gate = _SQLiteWriteGate(os.path.abspath(path) if path and path != ":memory:" else None)
+        cache["write_gate"] = gate
+    return gate()
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """One write transaction of this feature, queued at the write gate."""
+    with _write_gate(), write_transaction():
+        yield
+
+
+def _dialect_insert(table):
+    if db.engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class _SessionRow(NamedTuple):
+    """What a heartbeat reads: the session, its lesson progress, the user's state and day totals."""
+
+    status: str
+    version: int
+    last_seq: int
+    last_at_ms: int | None
+    last_position_ms: int
+    is_playing: bool
+    is_visible: bool
+    rate: float
+    credit_from_ms: int | None
+    credited_ms: int
+    held: list | None
+    reasons: dict | None
+    last_window_id: int | None
+    credited_until_ms: int
+    playing_ms: int
+    progress_id: int | None
+    lesson_ms: int | None
+    covered: list | None
+    covered_ms: int | None
+    is_complete: bool
+    max_position_ms: int | None
+    user_credited_until_ms: int | None
+    next_check_after_ms: int | None
+    pending_check_id: str | None
+    pending_due_ms: int | None
+    day_a_ms: int | None
+    day_b_ms: int | None
+
+
+# The hot path's statements as plain SQL run through the connection (no compilation, no ORM):
+# a heartbeat is one read and a handful of short writes.
+_SQL = {
+    "read": """
+        SELECT s.status, s.version, s.last_seq, s.last_at_ms, s.last_position_ms, s.is_playing, s.is_visible,
+               s.rate, s.credit_from_ms, s.credited_ms, s.held, s.reasons, s.last_window_id,
+               s.credited_until_ms, s.playing_ms,
+               p.id, p.credited_ms, p.covered, p.covered_ms, p.is_complete, p.max_position_ms,
+               u.credited_until_ms, u.next_check_after_ms, u.pending_check_id, u.pending_due_ms,
+               (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_a),
+               (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_b)
+        FROM playback_sessions s
+        LEFT JOIN lesson_progress p
+               ON p.user_id = s.user_id AND p.project_id = s.project_id AND p.lesson_id = s.lesson_id
+        LEFT JOIN tracking_user_states u ON u.user_id = s.user_id
+        WHERE s.id = :b_sid""",
+    "lock_user": "SELECT user_id FROM tracking_user_states WHERE user_id = :b_user FOR UPDATE",
+    "write_session": """
+        UPDATE playback_sessions SET version = version + 1, last_seq = :b_seq, last_at_ms = :b_at,
+               last_position_ms = :b_position, is_playing = :b_playing, is_visible = :b_visible, rate = :b_rate,
+               credit_from_ms = :b_credit_from, credited_ms = :b_credited, held = :b_held, reasons = :b_reasons,
+               last_window_id = :b_window, credited_until_ms = :b_until, playing_ms = :b_playing_ms
+        WHERE id = :b_sid AND version = :b_version AND status = 'open'""",
+    "write_user_checks": """
+        UPDATE tracking_user_states SET next_check_after_ms = :b_next, pending_check_id = :b_check,
+               pending_due_ms = :b_due
+        WHERE user_id = :b_user""",
+    "write_progress": """
+        UPDATE lesson_progress SET credited_ms = credited_ms + :b_add, covered = :b_covered,
+               covered_ms = :b_covered_ms, is_complete = :b_complete,
+               completed_at = COALESCE(completed_at, :b_completed_at), max_position_ms = :b_max, updated_at = :b_now
+        WHERE id = :b_pid""",
+    "extend_window": """
+        UPDATE credit_windows SET ended_at = :b_end, to_position_ms = :b_to, credited_ms = credited_ms + :b_ms
+        WHERE id = :b_window AND ended_at = :b_start AND day = :b_day
+          AND to_position_ms BETWEEN :b_from_lo AND :b_from_hi""",
+    "insert_window": """
+        INSERT INTO credit_windows (session_id, user_id, project_id, lesson_id, day, started_at, ended_at,
+                                    from_position_ms, to_position_ms, credited_ms)
+        VALUES (:b_sid, :b_user, :b_project, :b_lesson, :b_day, :b_start, :b_end, :b_from, :b_to, :b_ms)
+        RETURNING id""",
+    # UPDATE-then-INSERT: only the user's one open session credits a day, so no one inserts it meanwhile.
+    "add_to_day": "UPDATE daily_credits SET credited_ms = credited_ms + :b_ms WHERE user_id = :b_user AND day = :b_day",
+    "insert_day": "INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (:b_user, :b_day, :b_ms)",
+}
+_NAMED = re.compile(r":(b_\w+)")
+#: SQLAlchemy's storage format of DateTime on SQLite (what its own reads parse)
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class _Sql:
+    """The hot path's SQL for one dialect, with values converted the way SQLAlchemy stores them."""
+
+    def __init__(self, dialect: str):
+        self.is_postgresql = dialect == "postgresql"
+        if self.is_postgresql:
+            from psycopg.types.json import Json
+
+            self._json = Json
+            self.sql = {name: _NAMED.sub(r"%(\1)s", text) for name, text in _SQL.items()}
+        else:
+            self.sql = dict(_SQL)
+
+    def _value(self, value):
+        if isinstance(value, (list, dict)):
+            return self._json(value) if self.is_postgresql else json.dumps(value, separators=(",", ":"))
+        if self.is_postgresql:
+            return value
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc).strftime(_SQLITE_DATETIME)
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+
+    def run(self, conn, name: str, params: dict):
+        return conn.exec_driver_sql(self.sql[name], {k: self._value(v) for k, v in params.items()})
+
+    def read(self, conn, params: dict) -> _SessionRow | None:
+        raw = self.run(conn, "read", params).first()
+        if raw is None:
+            return None
+        row = _SessionRow(*raw)
+        if not self.is_postgresql:  # SQLite hands back JSON as text and booleans as integers
+            row = row._replace(
+                held=_loads(row.held), reasons=_loads(row.reasons), covered=_loads(row.covered),
+                is_playing=bool(row.is_playing), is_visible=bool(row.is_visible), is_complete=bool(row.is_complete),
+            )
+        return row
+
+
+def _loads(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _q() -> _Sql:
+    cache = _cache()
+    statements = cache.get("sql")
+    if statements is None:
+        statements = cache["sql"] = _Sql(db.engine.dialect.name)
+    return statements
+
+
+def _lock_user(conn, user_id: int) -> None:
+    """Take the user's lock row, creating it on first use.
+
+    On PostgreSQL this serialises the user's writes; on SQLite the write
+    transaction's BEGIN IMMEDIATE already holds the database's write lock.
+    """
+    lock = select(U.c.user_id).where(U.c.user_id == user_id).with_for_update()
+    if conn.execute(lock).first() is None:
+        conn.execute(_dialect_insert(U).values(user_id=user_id).on_conflict_do_nothing())
+        conn.execute(lock)
+
+
+def _read(conn, key: SessionKey, session_id: int, days: list[date]):
+    """Read a session with its lesson progress, the user's state and day totals; return (row, day totals)."""
+    params = {"b_sid": session_id, "b_day_a": days[0], "b_day_b": days[-1]}
+    row = _q().read(conn, params)
+    if row is None:
+        raise NotFound(_("No such playback session."), code="session_not_found")
+    if row.progress_id is None or row.next_check_after_ms is None:
+        # Both are made when the session opens; recreate what an administrator's cleanup removed
+        # (committed with the heartbeat's write transaction).
+        _ensure_user(conn, key.user_id)
+        _ensure_progress(key.user_id, key.project_id, key.lesson_id)
+        row = _q().read(conn, params)
+    if len(days) <= 2:
+        totals: Mapping[date, int] = {days[0]: row.day_a_ms or 0, days[-1]: row.day_b_ms or 0}
+    else:
+        totals = _DayTotals(key.user_id, days)
+    return row, totals
+
+
+def _ensure_user(conn, user_id: int) -> None:
+    conn.execute(_dialect_insert(U).values(user_id=user_id).on_conflict_do_nothing())
+
+
+def _ensure_progress(user_id: int, project_id: int, lesson_id: int) -> None:
+    db.session.execute(
+        _dialect_insert(P)
+        .values(user_id=user_id, project_id=project_id, lesson_id=lesson_id, credited_ms=0, covered=[], covered_ms=0,
+                is_complete=False, resume_position_ms=0, max_position_ms=0, updated_at=clock.now())
+        .on_conflict_do_nothing()
+    )
+
+
+def _session_state(row) -> rules.SessionState:
+    return rules.SessionState(
+        seq=row.last_seq,
+        at_ms=row.last_at_ms,
+        position_ms=row.last_position_ms,
+        playing=row.is_playing,
+        visible=row.is_visible,
+        rate=row.rate,
+        credit_from_ms=row.credit_from_ms,
+        held=tuple(_piece(p) for p in row.held or ()),
+    )
+
+
+def _user_state(row) -> rules.UserState:
+    """The user's rule state: the open session carries the running floor and playing time."""
+    return rules.UserState(
+        credited_until_ms=max(row.credited_until_ms or 0, row.user_credited_until_ms or 0),
+        playing_ms=row.playing_ms or 0,
+        next_check_after_ms=row.next_check_after_ms or 0,
+        pending_check_id=row.pending_check_id,
+        pending_due_ms=row.pending_due_ms,
+    )
+
+
+def _piece(data: list) -> rules.Piece:
+    start, end, frm, to, day = data
+    return rules.Piece(start, end, frm, to, date.fromisoformat(day))
+
+
+def _held_json(held: tuple[rules.Piece, ...]) -> list | None:
+    if not held:
+        return None
+    return [[p.start_ms, p.end_ms, p.from_position_ms, p.to_position_ms, p.day.isoformat()] for p in held]
+
+
+class _DayTotals(Mapping):
+    """The user's credited total per local day, read from the database only if the rules ask."""
+
+    def __init__(self, user_id: int, days: list[date]):
+        self.user_id = user_id
+        self.days = days
+        self._values: dict[date, int] | None = None
+
+    def _load(self) -> dict[date, int]:
+        if self._values is None:
+            self._values = {day: 0 for day in self.days}
+            rows = db.session.execute(
+                select(D.c.day, D.c.credited_ms).where(D.c.user_id == self.user_id, D.c.day.in_(self.days))
+            )
+            for day, ms in rows:
+                self._values[day] = ms
+        return self._values
+
+    def __contains__(self, day: object) -> bool:
+        return day in self.days
+
+    def __getitem__(self, day: date) -> int:
+        return self._load()[day]
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self.days)
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+
+def _add_window(conn, session_id: int, key: SessionKey, last_window_id: int | None, piece: rules.Piece) -> int:
+    """Record a credited piece in the audit trail, extending the session's last window when contiguous."""
+    q = _q()
+    params = {
+        "b_sid": session_id,
+        "b_window": last_window_id,
+        "b_start": rules.from_ms(piece.start_ms),
+        "b_end": rules.from_ms(piece.end_ms),
+        "b_day": piece.day,
+        "b_from": piece.from_position_ms,
+        "b_from_lo": piece.from_position_ms - 2000,
+        "b_from_hi": piece.from_position_ms + 2000,
+        "b_to": piece.to_position_ms,
+        "b_ms": piece.ms,
+    }
+    if last_window_id is not None and q.run(conn, "extend_window", params).rowcount == 1:
+        return last_window_id
+    params.update(b_user=key.user_id, b_project=key.project_id, b_lesson=key.lesson_id)
+    del params["b_window"], params["b_from_lo"], params["b_from_hi"]
+    return q.run(conn, "insert_window", params).scalar_one()
+
+
+@dataclass
+class _Computed:
+    """A heartbeat or presence answer decided by the rules, ready to be written."""
+
+    out: rules.Outcome
+    lesson: dict
+    progress: dict | None  # parameters of write_progress, None when nothing changed
+    created_check: PresenceCheck | None = None
+
+
+def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Computed:
+    """Work out the lesson's new figures (pure: nothing is written here)."""
+    credited = out.credited_ms
+    lesson_ms = (row.lesson_ms or 0) + credited
+    segments = row.covered or []
+    covered = row.covered_ms or 0
+    complete = bool(row.is_complete)
+    progress = None
+    if out.coverage is not None or credited:
+        max_position = row.max_position_ms or 0
+        if out.coverage is not None:
+            segments = rules.merge_segments(segments, out.coverage)
+            covered = rules.covered_ms(segments)
+            max_position = max(max_position, segments[-1][1])
+            complete = complete or rules.is_complete(covered, ctx.duration_ms, ctx.settings)
+        progress = {
+            "b_pid": row.progress_id,
+            "b_add": credited,
+            "b_covered": segments,
+            "b_covered_ms": covered,
+            "b_complete": complete,
+            "b_completed_at": now if complete else None,
+            "b_max": max_position,
+            "b_now": now,
+        }
+    return _Computed(out, {"credited_s": _s(lesson_ms), "covered_s": _s(covered), "complete": complete}, progress)
+
+
+def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed) -> None:
+    """Write a computed outcome; raise _Retry when the session is no longer the version that was read."""
+    q = _q()
+    out = done.out
+    state = out.session
+    if q.is_postgresql:
+        q.run(conn, "lock_user", {"b_user": key.user_id})
+    params = {
+        "b_sid": session_id,
+        "b_version": row.version,
+        "b_seq": state.seq,
+        "b_at": state.at_ms,
+        "b_position": state.position_ms,
+        "b_playing": state.playing,
+        "b_visible": state.visible,
+        "b_rate": state.rate,
+        "b_credit_from": state.credit_from_ms,
+        "b_credited": row.credited_ms + out.credited_ms,
+        "b_held": _held_json(state.held),
+        "b_reasons": out.reasons.merge_into(row.reasons) if out.reasons else row.reasons,
+        "b_window": row.last_window_id,
+        "b_until": out.user.credited_until_ms,
+        "b_playing_ms": out.user.playing_ms,
+    }
+    if not out.credited:
+        if q.run(conn, "write_session", params).rowcount != 1:
+            raise _Retry()
+    else:
+        # The audit window comes first so the session row can point at it; a lost race rolls both back.
+        window_id = row.last_window_id
+        for piece in out.credited:
+            window_id = _add_window(conn, session_id, key, window_id, piece)
+            day = {"b_user": key.user_id, "b_day": piece.day, "b_ms": piece.ms}
+            if q.run(conn, "add_to_day", day).rowcount == 0:
+                q.run(conn, "insert_day", day)
+        params["b_window"] = window_id
+        if q.run(conn, "write_session", params).rowcount != 1:
+            raise _Retry()
+    if done.progress is not None:
+        q.run(conn, "write_progress", done.progress)
+    checks = (out.user.next_check_after_ms, out.user.pending_check_id, out.user.pending_due_ms)
+    if checks != (user_before.next_check_after_ms, user_before.pending_check_id, user_before.pending_due_ms):
+        if done.created_check is not None:
+            db.session.add(done.created_check)
+            db.session.flush()
+        q.run(conn, "write_user_checks", {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]})
+
+
+def _count_reason(session_id: int, reason: str) -> None:
+    """Count a refused heartbeat in a closed session's reasons (under the user's lock)."""
+    stored = db.session.execute(select(S.c.reasons).where(S.c.id == session_id)).scalar_one()
+    tally = rules.Tally()
+    tally.add(reason)
+    db.session.execute(update(S).where(S.c.id == session_id).values(reasons=tally.merge_into(stored)))
+
+
+def _closed_error(status: str) -> Exception:
+    if status == "superseded":
+        return Conflict(
+            _("This playback continued in another window or device; this one no longer earns time. Reload to continue here."),
+            code="superseded",
+        )
+    return Gone(_("This playback session has ended. Reload the page to start a new one."), code="ended")
+
+
+def _greatest(column, value: int):
+    """SQL for the larger of a column and a value."""
+    return func.greatest(column, value) if _q().is_postgresql else func.max(column, value)
+
+
+def _fold_session(conn, user_id: int, session_id: int, status: str, now: datetime, held_reason: str) -> None:
+    """Close a session: hand its running figures back to the user's row and give up held credit.
+
+    Must run inside the user's lock.
+    """
+    row = conn.execute(
+        select(S.c.project_id, S.c.lesson_id, S.c.held, S.c.reasons, S.c.credited_until_ms, S.c.playing_ms,
+               S.c.last_position_ms).where(S.c.id == session_id)
+    ).one()
+    values: dict = {"status": status, "closed_at": now, "version": S.c.version + 1}
+    if row.held:
+        tally = rules.Tally()
+        tally.add(held_reason, sum(p[1] - p[0] for p in row.held))
+        values.update(held=None, reasons=tally.merge_into(row.reasons))
+    conn.execute(update(S).where(S.c.id == session_id).values(**values))
+    conn.execute(
+        update(U)
+        .where(U.c.user_id == user_id)
+        .values(credited_until_ms=_greatest(U.c.credited_until_ms, row.credited_until_ms), playing_ms=row.playing_ms)
+    )
+    conn.execute(
+        update(P)
+        .where(P.c.user_id == user_id, P.c.project_id == row.project_id, P.c.lesson_id == row.lesson_id)
+        .values(resume_position_ms=row.last_position_ms)
+    )
+
+
+# ----------------------------------------------------------------- presence checks
+
+
+def _presence_json(user: rules.UserState, ctx: LessonContext, created: PresenceCheck | None = None) -> dict | None:
+    """The pending check as heartbeat answers carry it (cached: a check never changes)."""
+    if not user.has_pending_check:
+        return None
+    checks = _cache().setdefault("checks", {})
+    answer = checks.get(user.pending_check_id)
+    if answer is None:
+        check = created or db.session.get(PresenceCheck, user.pending_check_id)
+        if check is None:
+            return None
+        if len(checks) > 50_000:
+            checks.clear()
+        answer = checks[check.id] = {
+            "id": check.id,
+            "prompt": check.prompt,
+            "options": list(check.options),
+            "due_at": check.due_at.isoformat(),
+            "answer_by": rules.from_ms(user.pending_due_ms + ctx.settings.presence_timeout_ms).isoformat(),
+        }
+    return answer
+
+
+def _new_check(user_id: int, session_id: int, due_ms: int) -> PresenceCheck:
+    made = rules.make_presence_check(_rng, due_ms)
+    return PresenceCheck(
+        id=made.id,
+        user_id=user_id,
+        session_id=session_id,
+        prompt=_("Are you still there? Select the number %(n)s.", n=made.number),
+        options=list(made.options),
+        answer=made.answer,
+        due_at=rules.from_ms(due_ms),
+        is_late=False,
+        wrong_answers=0,
+    )
+
+
+# ----------------------------------------------------------------- use cases
+
+
+def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str = "") -> dict:
+    """Open a playback session, superseding every other open session of the user (R5).
+
+    Raises Forbidden/NotFound when the lesson is not open to the user in that project (R7),
+    Conflict when the lesson has no duration yet (media still being processed).
+    """
+    project, lesson = courses.get_project_lesson(user, project_id, lesson_id)
+    if not lesson.duration_s or lesson.duration_s <= 0:
+        raise Conflict(_("This lesson is not ready to play yet. Try again later."), code="lesson_not_ready")
+    ctx = _make_context(project, lesson)  # opening a session refreshes the cached settings
+    with _writing():
+        conn = db.session.connection()
+        _lock_user(conn, user.id)
+        now = clock.now()
+        for old_id in conn.execute(select(S.c.id).where(S.c.user_id == user.id, S.c.status == "open")).scalars().all():
+            _fold_session(conn, user.id, old_id, "superseded", now, "superseded")
+        _ensure_progress(user.id, project.id, lesson.id)
+        figures = conn.execute(select(U).where(U.c.user_id == user.id)).one()
+        session_id = conn.execute(
+            insert(S).values(
+                user_id=user.id, project_id=project.id, lesson_id=lesson.id, status="open", opened_at=now,
+                user_agent=(user_agent or "")[:255], last_seq=0, last_position_ms=0, is_playing=False,
+                is_visible=True, rate=1.0, credited_ms=0, version=0,
+                credited_until_ms=figures.credited_until_ms, playing_ms=figures.playing_ms,
+            )
+        ).inserted_primary_key[0]
+        progress = conn.execute(
+            select(P.c.resume_position_ms, P.c.max_position_ms, P.c.credited_ms, P.c.covered_ms, P.c.is_complete).where(
+                P.c.user_id == user.id, P.c.project_id == project.id, P.c.lesson_id == lesson.id
+            )
+        ).one()
+        presence = _presence_json(
+            rules.UserState(pending_check_id=figures.pending_check_id, pending_due_ms=figures.pending_due_ms), ctx
+        )
+    _cache()["sessions"][session_id] = SessionKey(user.id, project.id, lesson.id)
+    resume = progress.resume_position_ms
+    if resume >= ctx.duration_ms - 1000:
+        resume = 0
+    return {
+        "session_id": session_id,
+        "heartbeat_interval_s": ctx.interval_s,
+        "duration_s": lesson.duration_s,
+        "resume_position_s": _s(resume),
+        "max_position_s": _s(progress.max_position_ms),
+        "is_seek_ahead_forbidden": ctx.is_seek_ahead_forbidden,
+        "lesson": {"credited_s": _s(progress.credited_ms), "covered_s": _s(progress.covered_ms),
+                   "complete": bool(progress.is_complete)},
+        "presence_check": presence,
+    }
+
+
+@dataclass(frozen=True)
+class HeartbeatInput:
+    """A heartbeat body whose types are already checked (seconds, as the client sent them)."""
+
+    seq: int
+    position_s: float
+    playing: bool
+    visible: bool
+    rate: float
+    event: str
+    from_position_s: float | None = None
+
+
+_FIELD_MESSAGES = {
+    "seq": _l("seq must be a whole number of at least 1."),
+    "position_s": _l("position_s must be between 0 and the lesson's duration."),
+    "from_position_s": _l("from_position_s must be sent with a seek only, between 0 and the lesson's duration."),
+    "rate": _l("rate must be between 0.0625 and 16."),
+    "event": _l("event must be one of tick, play, pause, seek, ended, hidden, shown."),
+}
+
+
+def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict:
+    """Validate and credit one heartbeat of the user's session (R1–R10); return the answer of TRACKING.md.
+
+    The answer is only returned once its effects are committed (R11).
+    """
+    key = _own_session(user_id, session_id)
+    ctx = get_lesson_context(key.project_id, key.lesson_id)
+    hb = rules.Heartbeat(
+        seq=body.seq,
+        position_ms=rules.seconds_to_ms(body.position_s),
+        playing=body.playing,
+        visible=body.visible,
+        rate=body.rate,
+        event=body.event,
+        from_position_ms=None if body.from_position_s is None else rules.seconds_to_ms(body.from_position_s),
+    )
+    field = rules.check_bounds(hb, ctx.duration_ms)
+    if field is not None:
+        raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
+    for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+        try:
+            return _heartbeat_once(key, ctx, session_id, hb, locked=attempt == OPTIMISTIC_ATTEMPTS)
+        except _Retry:
+            db.session.rollback()
+    raise AssertionError("unreachable: the last attempt runs under the lock")
+
+
+@dataclass
+class _Plan:
+    """What one heartbeat will write and answer, decided from one read."""
+
+    answer: dict | None = None
+    error: Exception | None = None
+    count_superseded: bool = False
+    row: object = None
+    user_state: rules.UserState | None = None
+    done: _Computed | None = None
+
+
+def _heartbeat_once(key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat, locked: bool) -> dict:
+    if locked:
+        with _writing():
+            conn = db.session.connection()
+            _lock_user(conn, key.user_id)
+            plan = _decide_heartbeat(conn, key, ctx, session_id, hb)
+            _apply_heartbeat(db.session.connection(), key, session_id, plan)
+    else:
+        plan = _decide_heartbeat(db.session.connection(), key, ctx, session_id, hb)
+        db.session.commit()  # end the read before queueing for the write lock
+        if plan.done is not None or plan.count_superseded:
+            with _writing():  # the lock is held for the writes only
+                _apply_heartbeat(db.session.connection(), key, session_id, plan)
+    if plan.error is not None:
+        raise plan.error
+    return plan.answer
+
+
+def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat) -> _Plan:
+    """Read the session and let the rules decide; nothing is written here."""
+    now = clock.now()  # the server's receipt time (R1); a recomputed heartbeat is stamped again
+    now_ms = rules.to_ms(now)
+    row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings))
+    if row.status != "open":
+        return _Plan(error=_closed_error(row.status), count_superseded=row.status == "superseded")
+    user_state = _user_state(row)
+    out = rules.process_heartbeat(
+        _session_state(row), user_state, hb, now_ms, ctx.settings, ctx.duration_ms, row.lesson_ms or 0, days, _rng
+    )
+    created = None
+    if out.is_check_due:
+        created = _new_check(key.user_id, session_id, now_ms)
+        out = replace(out, user=rules.issue_check(out.user, created.id, now_ms))
+    done = _compute(ctx, row, out, now)
+    done.created_check = created
+    answer = {
+        "accepted": out.accepted,
+        "credited_s_session": _s(row.credited_ms + out.credited_ms),
+        "lesson": done.lesson,
+        "presence_check": _presence_json(out.user, ctx, created),
+    }
+    return _Plan(answer=answer, row=row, user_state=user_state, done=done)
+
+
+def _apply_heartbeat(conn, key: SessionKey, session_id: int, plan: _Plan) -> None:
+    if plan.count_superseded:
+        if _q().is_postgresql:
+            _q().run(conn, "lock_user", {"b_user": key.user_id})
+        _count_reason(session_id, "superseded")
+    elif plan.done is not None:
+        _write(conn, session_id, key, plan.row, plan.user_state, plan.done)
+
+
+def check_presence_answer(user_id: int, session_id: int, check_id: str, answer: str) -> dict:
+    """Take the answer to the user's pending presence check (R8).
+
+    A right answer in time credits the time held since the check was due; a late
+    one only ends the block. A wrong answer or a check that is not the pending
+    one changes nothing (Conflict).
+    """
+    key = _own_session(user_id, session_id)
+    ctx = get_lesson_context(key.project_id, key.lesson_id)
+    error: Exception | None = None
+    with _writing():
+        conn = db.session.connection()
+        _lock_user(conn, user_id)
+        now = clock.now()
+        now_ms = rules.to_ms(now)
+        row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings))
+        user_state = _user_state(row)
+        check = db.session.get(PresenceCheck, check_id) if check_id == user_state.pending_check_id else None
+        if row.status != "open":
+            error = _closed_error(row.status)
+        elif check is None or check.user_id != user_id:
+            error = Conflict(_("This presence check is no longer open."), code="stale_check")
+        elif str(answer).strip() != check.answer:
+            check.wrong_answers += 1
+            error = Conflict(_("That is not the right answer. Please try again."), code="wrong_answer")
+        else:
+            is_late = rules.is_overdue(user_state, now_ms, ctx.settings)
+            out = rules.answer_check(
+                _session_state(row), user_state, now_ms, ctx.settings, ctx.duration_ms, row.lesson_ms or 0, days, _rng
+            )
+            done = _compute(ctx, row, out, now)
+            _write(conn, session_id, key, row, user_state, done)
+            conn.execute(update(U).where(U.c.user_id == user_id).values(
+                playing_ms=0, credited_until_ms=_greatest(U.c.credited_until_ms, out.user.credited_until_ms)))
+            check.answered_at = now
+            check.is_late = is_late
+            result = {
+                "ok": True,
+                "late": is_late,
+                "credited_s_session": _s(row.credited_ms + out.credited_ms),
+                "lesson": done.lesson,
+            }
+    if error is not None:
+        raise error
+    return result
+
+
+def do_end_session(user_id: int, session_id: int) -> dict:
+    """End the user's session; held credit of an unanswered check is given up."""
+    _own_session(user_id, session_id)
+    error: Exception | None = None
+    with _writing():
+        conn = db.session.connection()
+        _lock_user(conn, user_id)
+        row = conn.execute(select(S.c.status, S.c.credited_ms).where(S.c.id == session_id)).one()
+        if row.status != "open":
+            error = _closed_error(row.status)
+        else:
+            _fold_session(conn, user_id, session_id, "ended", clock.now(), "presence_overdue")
+    if error is not None:
+        raise error
+    return {"credited_s_session": _s(row.credited_ms)}
+
+
+def do_correct_credit(admin: User, learner: User, project: Project, lesson: Lesson, delta_s: float, reason: str) -> CreditCorrection:
+    """Add (or remove) credited time of a learner's lesson, recorded with who, when and why (R13).
+
+    The caller checks permissions.can_correct_credit.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Say why the credit is corrected."), code="reason")
+    delta_ms = rules.seconds_to_ms(delta_s)
+    if delta_ms == 0:
+        raise Invalid(_("The correction must add or remove some time."), code="delta_s")
+    with _writing():
+        _lock_user(db.session.connection(), learner.id)
+        _ensure_progress(learner.id, project.id, lesson.id)
+        current = db.session.execute(
+            select(P.c.credited_ms).where(P.c.user_id == learner.id, P.c.project_id == project.id, P.c.lesson_id == lesson.id)
+        ).scalar_one()
+        if current + delta_ms < 0:
+            raise Invalid(_("A correction cannot make the credited time negative."), code="delta_s")
+        correction = CreditCorrection(
+            user_id=learner.id, project_id=project.id, lesson_id=lesson.id, delta_ms=delta_ms, reason=reason[:2000],
+            created_by_id=admin.id, created_at=clock.now(),
+        )
+        db.session.add(correction)
+        # Relative: a heartbeat racing with the correction adds its own seconds on top.
+        db.session.execute(
+            update(P)
+            .where(P.c.user_id == learner.id, P.c.project_id == project.id, P.c.lesson_id == lesson.id)
+            .values(credited_ms=P.c.credited_ms + delta_ms, updated_at=clock.now())
+        )
+    return correction
+
+
+# ----------------------------------------------------------------- reading progress and audit
+
+
+def _segments_s(segments) -> list[list[float]]:
+    return [[_s(a), _s(b)] for a, b in segments or ()]
+
+
+def reason_label(reason: str) -> str:
+    """Return the translated label of a reason (its English text outside a request: CLI, jobs)."""
+    label = REASON_LABELS[reason]
+    return str(label) if has_request_context() else label._args[0]
+
+
+def _reason_list(counters: Mapping[str, list[int]]) -> list[dict]:
+    return [
+        {"reason": r, "label": reason_label(r), "count": counters[r][0], "seconds": _s(counters[r][1])}
+        for r in rules.REASONS
+        if r in counters
+    ]
+
+
+def get_project_progress(user: User, project: Project) -> dict:
+    """Return the user's progress in the project: hours, and per lesson credit, coverage and completion."""
+    lessons = courses.get_project_lessons(project, user)
+    rows = {
+        r.lesson_id: r
+        for r in db.session.execute(
+            select(LessonProgress).where(LessonProgress.user_id == user.id, LessonProgress.project_id == project.id)
+        ).scalars()
+    }
+    # The open session's position is newer than the folded resume point.
+    playing_now = db.session.execute(
+        select(S.c.lesson_id, S.c.last_position_ms).where(
+            S.c.user_id == user.id, S.c.status == "open", S.c.project_id == project.id, S.c.last_at_ms.is_not(None)
+        )
+    ).first()
+    items = []
+    total_ms = 0
+    for lesson in lessons:
+        row = rows.get(lesson.id)
+        resume_ms = row.resume_position_ms if row else 0
+        if playing_now is not None and playing_now.lesson_id == lesson.id:
+            resume_ms = playing_now.last_position_ms
+        credited = row.credited_ms if row else 0
+        total_ms += credited
+        items.append(
+            {
+                "lesson_id": lesson.id,
+                "course_id": lesson.module.course_id,
+                "title": lesson.title,
+                "kind": lesson.kind,
+                "duration_s": lesson.duration_s,
+                "credited_s": _s(credited),
+                "covered_s": _s(row.covered_ms if row else 0),
+                "complete": bool(row and row.is_complete),
+                "resume_position_s": _s(resume_ms),
+                "max_position_s": _s(row.max_position_ms if row else 0),
+                "segments": _segments_s(row.covered if row else []),
+            }
+        )
+    required_ms = int(project.required_hours * project.minutes_per_hour * 60 * 1000)
+    return {
+        "project_id": project.id,
+        "title": project.title,
+        "credited_s": _s(total_ms),
+        "learning_hours": rules.learning_hours(total_ms, project.minutes_per_hour),
+        "required_hours": project.required_hours,
+        "minutes_per_hour": project.minutes_per_hour,
+        "missing_s": _s(max(0, required_ms - total_ms)),
+        "lesson_count": len(items),
+        "complete_count": sum(1 for i in items if i["complete"]),
+        "lessons": items,
+    }
+
+
+def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
+    """Return the audit trail of the user's lesson in the project (R13): sessions, windows, reasons, corrections."""
+    progress = db.session.execute(
+        select(LessonProgress).where(
+            LessonProgress.user_id == user.id, LessonProgress.project_id == project.id, LessonProgress.lesson_id == lesson.id
+        )
+    ).scalar_one_or_none()
+    sessions = list(
+        db.session.execute(
+            select(PlaybackSession)
+            .where(
+                PlaybackSession.user_id == user.id,
+                PlaybackSession.project_id == project.id,
+                PlaybackSession.lesson_id == lesson.id,
+            )
+            .order_by(PlaybackSession.id.desc())
+        ).scalars()
+    )
+    windows: dict[int, list[CreditWindow]] = {}
+    for window in db.session.execute(
+        select(CreditWindow)
+        .where(CreditWindow.user_id == user.id, CreditWindow.project_id == project.id, CreditWindow.lesson_id == lesson.id)
+        .order_by(CreditWindow.started_at)
+    ).scalars():
+        windows.setdefault(window.session_id, []).append(window)
+    corrections = list(
+        db.session.execute(
+            select(CreditCorrection, User.real_name, User.username)
+            .outerjoin(User, User.id == CreditCorrection.created_by_id)
+            .where(
+                CreditCorrection.user_id == user.id,
+                CreditCorrection.project_id == project.id,
+                CreditCorrection.lesson_id == lesson.id,
+            )
+            .order_by(CreditCorrection.created_at)
+        )
+    )
+    checks = []
+    if sessions:
+        checks = list(
+            db.session.execute(
+                select(PresenceCheck)
+                .where(PresenceCheck.session_id.in_([s.id for s in sessions]))
+                .order_by(PresenceCheck.due_at)
+            ).scalars()
+        )
+
+    totals: dict[str, list[int]] = {}
+    session_items = []
+    recomputed_ms = 0
+    for session in sessions:
+        counters = session.reasons or {}
+        for reason, (count, ms) in counters.items():
+            entry = totals.setdefault(reason, [0, 0])
+            entry[0] += count
+            entry[1] += ms
+        own = windows.get(session.id, [])
+        recomputed_ms += sum(w.credited_ms for w in own)
+        session_items.append(
+            {
+                "id": session.id,
+                "status": session.status,
+                "opened_at": session.opened_at,
+                "closed_at": session.closed_at,
+                "user_agent": session.user_agent,
+                "credited_s": _s(session.credited_ms),
+                "reasons": _reason_list(counters),
+                "windows": [
+                    {
+                        "started_at": w.started_at,
+                        "ended_at": w.ended_at,
+                        "day": w.day,
+                        "from_position_s": _s(w.from_position_ms),
+                        "to_position_s": _s(w.to_position_ms),
+                        "credited_s": _s(w.credited_ms),
+                    }
+                    for w in own
+                ],
+            }
+        )
+    recomputed_ms += sum(row.CreditCorrection.delta_ms for row in corrections)
+    return {
+        "project_id": project.id,
+        "lesson_id": lesson.id,
+        "title": lesson.title,
+        "duration_s": lesson.duration_s,
+        "credited_s": _s(progress.credited_ms if progress else 0),
+        "covered_s": _s(progress.covered_ms if progress else 0),
+        "complete": bool(progress and progress.is_complete),
+        "segments": _segments_s(progress.covered if progress else []),
+        "recomputed_s": _s(recomputed_ms),
+        "reasons": _reason_list(totals),
+        "sessions": session_items,
+        "corrections": [
+            {
+                "id": row.CreditCorrection.id,
+                "delta_s": _s(row.CreditCorrection.delta_ms),
+                "reason": row.CreditCorrection.reason,
+                "created_by": row.real_name or row.username,
+                "created_at": row.CreditCorrection.created_at,
+            }
+            for row in corrections
+        ],
+        "presence_checks": [
+            {
+                "id": c.id,
+                "session_id": c.session_id,
+                "due_at": c.due_at,
+                "answered_at": c.answered_at,
+                "is_late": c.is_late,
+                "wrong_answers": c.wrong_answers,
+            }
+            for c in checks
+        ],
+    }
+
+
+def get_recomputed_ms(user_id: int, project_id: int, lesson_id: int) -> tuple[int, int]:
+    """Return (stored credited ms, windows + corrections ms) of a learner's lesson: they must be equal (R13)."""
+    from sqlalchemy import func
+
+    stored = db.session.execute(
+        select(P.c.credited_ms).where(P.c.user_id == user_id, P.c.project_id == project_id, P.c.lesson_id == lesson_id)
+    ).scalar() or 0
+    windows = db.session.execute(
+        select(func.coalesce(func.sum(W.c.credited_ms), 0)).where(
+            W.c.user_id == user_id, W.c.project_id == project_id, W.c.lesson_id == lesson_id
+        )
+    ).scalar_one()
+    corrections = db.session.execute(
+        select(func.coalesce(func.sum(CreditCorrection.delta_ms), 0)).where(
+            CreditCorrection.user_id == user_id,
+            CreditCorrection.project_id == project_id,
+            CreditCorrection.lesson_id == lesson_id,
+        )
+    ).scalar_one()
+    return int(stored), int(windows) + int(corrections)
+
+
+def get_learner_in_project(staff: User, project_id: int, learner_id: int) -> tuple[Project, User]:
+    """Return (project, learner) when staff may view the learner's progress there; NotFound/Forbidden otherwise."""
+    from app.tracking.permissions import can_view_progress
+
+    project = db.session.get(Project, project_id)
+    learner = db.session.get(User, learner_id)
+    if project is None or learner is None:
+        raise NotFound(_("No such learner or project."))
+    if not can_view_progress(staff, learner, project):
+        raise Forbidden(_("This learner is not in your classes or your part of the organisation."))
+    return project, learner
+
+
+def get_lesson_in_project(project: Project, lesson_id: int) -> Lesson:
+    """Return a lesson of one of the project's courses (NotFound otherwise)."""
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None or lesson.module.course_id not in {link.course_id for link in project.course_links}:
+        raise NotFound(_("No such lesson in this project."))
+    return lesson

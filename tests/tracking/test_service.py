@@ -1,0 +1,98 @@
+"""The tracking service: what pages get from it, optimistic writes and their fallback, cached settings."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import update
+
+from app.extensions import db
+from app.tracking import service
+from app.tracking.models import PlaybackSession
+
+
+def test_progress_and_audit_shapes_for_pages(setup, player, clock):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(90)
+    p.beat(visible=False, event="hidden")
+    clock.advance(15)
+    p.beat(p.position + 15, visible=False)
+    db.session.rollback()
+    progress = service.get_project_progress(course.learner, course.project)
+    assert progress["credited_s"] == 90 and progress["lesson_count"] == 3 and progress["complete_count"] == 0
+    assert progress["learning_hours"] == 0.0 and progress["missing_s"] == 60 * 45 * 60 - 90
+    lesson = progress["lessons"][0]
+    assert lesson["credited_s"] == 90 and lesson["segments"] == [[0.0, 90.0]]
+    assert lesson["resume_position_s"] == 105  # the open session's position
+    audit = service.get_lesson_audit(course.learner, course.project, course.lessons[0])
+    assert audit["credited_s"] == audit["recomputed_s"] == 90
+    session = audit["sessions"][0]
+    assert isinstance(session["opened_at"], datetime) and session["closed_at"] is None
+    window = session["windows"][0]
+    assert isinstance(window["started_at"], datetime) and isinstance(window["day"], date)
+    assert window["credited_s"] == 90 and window["from_position_s"] == 0 and window["to_position_s"] == 90
+    assert [r["reason"] for r in audit["reasons"]] == ["hidden"]
+    assert all(isinstance(r["label"], str) and r["label"] for r in audit["reasons"])
+
+
+def test_contiguous_credit_is_one_audit_window_and_a_pause_starts_another(setup, player, clock):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(300)
+    p.pause()
+    clock.advance(60)
+    p.play(30)
+    db.session.rollback()
+    windows = service.get_lesson_audit(course.learner, course.project, course.lessons[0])["sessions"][0]["windows"]
+    assert [w["credited_s"] for w in windows] == [300, 30]
+
+
+def test_a_heartbeat_that_loses_a_race_is_recomputed(setup, player, clock, monkeypatch):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30)
+    real = service._decide_heartbeat
+    raced = []
+
+    def decide_then_race(conn, key, ctx, session_id, hb):
+        plan = real(conn, key, ctx, session_id, hb)
+        if not raced:  # another worker writes the session between our read and our write
+            raced.append(True)
+            db.session.execute(update(PlaybackSession).where(PlaybackSession.id == session_id)
+                               .values(version=PlaybackSession.version + 1))
+        return plan
+
+    monkeypatch.setattr(service, "_decide_heartbeat", decide_then_race)
+    clock.advance(15)
+    answer = p.beat(p.position + 15)
+    assert raced and answer["lesson"]["credited_s"] == 45
+    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (45_000, 45_000)
+
+
+def test_locked_fallback_credits_the_same(setup, player, monkeypatch):
+    monkeypatch.setattr(service, "OPTIMISTIC_ATTEMPTS", 0)  # every heartbeat computed under the user's lock
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(120)
+    assert p.credited == 120
+    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (120_000, 120_000)
+
+
+def test_settings_are_cached_and_refreshed_when_a_session_opens(setup, player, clock):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30, rate=2.5)
+    assert p.credited == 0  # 2.5 is outside 0.5..2
+    course.project.max_rate = 3.0
+    db.session.commit()
+    p.play(30, rate=2.5, start=False)
+    assert p.credited == 0  # still the cached range
+    p.open()
+    p.play(30, rate=2.5)
+    assert p.credited == 30
+    service.clear_cache()
