@@ -1,4 +1,104 @@
-"""HTML pages of this feature (stub: filled in by its owner)."""
-from flask import Blueprint
+"""Media delivery pages: the signed stream route and projector mode."""
+from urllib.parse import parse_qs
 
-bp = Blueprint(__name__.split(".")[1], __name__)
+from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask_login import current_user, login_required
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
+
+from app.common import clock
+from app.media import delivery, serving, signing
+from app.media.storage import LocalStorage
+
+bp = Blueprint("media", __name__)
+
+# Storage areas that never hold something to deliver (partial uploads, job scratch).
+_NOT_SERVED = ("uploads/",)
+
+
+def stream_answer(key: str, md5: str | None, expires: str | None, environ: dict, config) -> Response | int:
+    """Return the answer to a signed stream request, or the error status to give (403, 404, 410).
+
+    Nothing is read from storage before the signature is checked. 403 for a
+    missing or wrong signature, 410 once it expired: the answers nginx's
+    secure_link location gives for the same URL.
+    """
+    if not signing.is_valid_key(key) or key.startswith(_NOT_SERVED):
+        return 404
+    now_s = clock.now().timestamp()
+    verdict = signing.verify(signing.stream_path(key), md5, expires, config["MEDIA_SIGNING_KEY"], now_s)
+    if verdict is not signing.Verdict.VALID:
+        return verdict.value
+    max_age_s = int(expires) - int(now_s)
+    content_type = serving.content_type_for(key)
+    if config.get("MEDIA_SERVE_MODE") == "x-accel":
+        return serving.x_accel_response(key, config["MEDIA_X_ACCEL_PREFIX"], content_type, max_age_s)
+    # "app", and "secure-link" when a request reaches the app (no nginx in front).
+    try:
+        path = LocalStorage(config["MEDIA_ROOT"]).path(key)
+        return serving.serve_file(
+            str(path), environ, content_type, max_age_s,
+            open_range_cap=config.get("MEDIA_OPEN_RANGE_CAP_BYTES", serving.OPEN_RANGE_CAP_BYTES),
+        )
+    except (ValueError, NotFound):
+        return 404
+
+
+@bp.route(signing.STREAM_PREFIX + "<path:key>", methods=["GET", "HEAD"])
+def stream(key: str):
+    """Serve a signed media URL (see stream_answer)."""
+    answer = stream_answer(key, request.args.get("md5"), request.args.get("expires"), request.environ,
+                           current_app.config)
+    if isinstance(answer, int):
+        abort(answer)
+    return answer
+
+
+class StreamFastPath:
+    """WSGI middleware: answer valid signed stream requests before Flask's request machinery.
+
+    Every media byte range is one request; with X-Accel-Redirect the answer is
+    a few headers, and Flask's request context, session and hooks cost four
+    times what the answer does. Only a valid GET/HEAD is answered here, with
+    stream_answer, the same code as the route; anything else (bad or expired
+    signature, missing file) goes on to Flask, whose route gives the error page.
+    Off with MEDIA_STREAM_FAST_PATH = False.
+    """
+
+    def __init__(self, wsgi_app, app: Flask):
+        self.wsgi_app = wsgi_app
+        self.config = app.config
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if (
+            path.startswith(signing.STREAM_PREFIX)
+            and environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+            and self.config.get("MEDIA_STREAM_FAST_PATH", True)
+        ):
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            answer = stream_answer(
+                path[len(signing.STREAM_PREFIX):],
+                (query.get("md5") or [None])[0],
+                (query.get("expires") or [None])[0],
+                environ,
+                self.config,
+            )
+            if not isinstance(answer, int):
+                return answer(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+
+@bp.record_once
+def _install_fast_path(state) -> None:
+    state.app.wsgi_app = StreamFastPath(state.app.wsgi_app, state.app)
+
+
+@bp.get("/lessons/<int:lesson_id>/projector")
+@login_required
+def projector(lesson_id: int):
+    """Full-screen player for group viewing at a learning center."""
+    lesson, project = delivery.get_lesson_for_projecting(
+        current_user, lesson_id, request.args.get("project_id", type=int)
+    )
+    return render_template("media/projector.html", lesson=lesson, project=project)

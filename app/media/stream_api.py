@@ -1,0 +1,25 @@
+"""JSON API of media delivery: a lesson's signed media URLs for a player."""
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+
+from app.common.api import api_login_required
+from app.media import delivery
+
+bp = Blueprint("media_stream_api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/lessons/<int:lesson_id>/media")
+@api_login_required
+def lesson_media(lesson_id: int):
+    """Return {renditions: [{height, bitrate, url}], poster_url, document_url, expires_at}.
+
+    Optional ``?project_id=`` limits the check to that project. URLs live
+    MEDIA_URL_TTL_S; ask again for fresh ones.
+    """
+    lesson, _project = delivery.get_lesson_for_watching(
+        current_user, lesson_id, request.args.get("project_id", type=int)
+    )
+    body = delivery.get_signed_media(lesson, url_prefix=request.host_url.rstrip("/"))
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
