@@ -75,6 +75,10 @@ class TestingConfig(Config):
     HUEY_IMMEDIATE = True
     RATELIMIT_STORAGE_URI = "memory://"
     HEARTBEAT_INTERVAL_S = 15
+    MEDIA_X264_PRESET = "ultrafast"
+    # Tests read English pages unless they ask for the product default (zh_CN) with
+    # @pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN"); tests/common/test_i18n.py checks that default.
+    BABEL_DEFAULT_LOCALE = "en"
     PASSWORD_HASH_FAST = True  # argon2 at its lowest cost: tests hash many passwords
 
 

@@ -1,7 +1,7 @@
 """Xueshi application factory."""
 import os
 
-from flask import Flask, g, request, session
+from flask import Flask, has_request_context, request, session
 from flask_bootstrap import Bootstrap5
 
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -15,6 +15,8 @@ def _select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("locale") or request.cookies.get("locale")
@@ -69,10 +71,6 @@ def create_app(config: str | object | None = None) -> Flask:
 
         return template_helpers()
 
-    @app.before_request
-    def _mark_start():
-        g.request_started = True
-
     return app
 
 
@@ -86,6 +84,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.courses import api as courses_api
     from app.courses import views as courses_views
     from app.media import api as media_api
+    from app.media import stream_api as media_stream_api
+    from app.media import upload as media_upload
     from app.media import views as media_views
     from app.tracking import api as tracking_api
     from app.tracking import views as tracking_views
@@ -98,8 +98,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(classrooms_views.bp)
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)
+    app.register_blueprint(media_upload.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
-    for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp):
+    for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 
@@ -107,6 +108,8 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.common.demo import demo_command
+    from app.media.cli import register as register_media_cli
 
     app.cli.add_command(demo_command)
     register_accounts_cli(app)
+    register_media_cli(app)

@@ -160,6 +160,8 @@ def _check_api_csrf() -> None:
         return
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return
+    if "_user_id" not in session:
+        return  # no cookie sign-in to abuse: the view answers 401 if it needs a user
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token") or request.args.get("csrf_token")

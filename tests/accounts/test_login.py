@@ -1,6 +1,8 @@
 """Signing in and out through the pages: sessions are server-side, revocable, rate limited on failures only."""
 import re
 
+import pytest
+
 from app.accounts.models import LoginSession
 from app.extensions import db
 from tests.conftest import DEFAULT_PASSWORD, Auth, bearer, csrf_token
@@ -121,6 +123,7 @@ def test_open_redirect_is_refused(client, make_user):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
 def test_language_switch(client, make_user):
     make_user("may")
     auth = Auth(client)

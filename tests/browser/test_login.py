@@ -1,9 +1,11 @@
 """A learner signs in with a real browser, sees the project and its lessons in Chinese, then in English."""
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
 def test_learner_signs_in_and_switches_language(live_server, page, make_user, make_project, make_course, enroll, org_tree):
     learner = make_user("learner1", org=org_tree["school_a1"], real_name="学员01")
     project = make_project("2026年度中小学教师全员远程培训", required_hours=60)
