@@ -546,7 +546,7 @@ def import_template(fmt: str):
     else:
         body = importer.xlsx_bytes([
             (_("Teachers"), header, []),
-            (_("Help"), ["column", "列", _("Column"), _("Required"), _("Notes")], importer.template_help_rows()),
+            (_("Help"), ["column", "列", _("Column"), _("Required field"), _("Notes")], importer.template_help_rows()),
         ])
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response = make_response(body)

@@ -156,7 +156,11 @@ def check_child_kind(parent: OrgUnit | None, kind: str) -> None:
             raise Invalid(_("A top-level unit must be a province, a city or a county."), code="kind")
         if parent.kind == "learning_center":
             raise Invalid(_("A learning center cannot contain other units."), code="parent_id")
-        raise Invalid(_("A %(kind)s cannot be placed under a %(parent)s.", kind=kind, parent=parent.kind), code="kind")
+        from app.accounts.admin_forms import kind_labels
+
+        labels = kind_labels()
+        raise Invalid(_("A %(kind)s cannot be placed under a %(parent)s.", kind=labels.get(kind, kind),
+                        parent=labels.get(parent.kind, parent.kind)), code="kind")
 
 
 def check_create_org_unit(parent: OrgUnit | None, name: str, kind: str, code: str | None = None) -> OrgUnit:
