@@ -100,6 +100,8 @@ def app(_schema, tmp_path, request):
         "SQLALCHEMY_DATABASE_URI": url,
         "MEDIA_ROOT": str(media_root),
         "HUEY_SQLITE_PATH": str(tmp_path / "huey.db"),
+        # each test its own job queue, also on the shared Redis of the PostgreSQL run
+        "MEDIA_HUEY_NAME": f"xueshi-test-{_worker_suffix()}-{next(_test_counter)}",
     }
     marker = request.node.get_closest_marker("config")
     if marker:
