@@ -17,7 +17,8 @@ One bounded run on loopback only:
                     X-Accel-Redirect; nginx sends the bytes;
      app            the app alone (gunicorn gthread, MEDIA_SERVE_MODE=app);
    nginx runs the shipped deploy/nginx configuration rendered for this run;
-4. for each: wrk with bench/media_range.lua (random 1 MiB ranges, many
+4. for each, --rounds times interleaved with the other modes (the median
+   round counts): wrk with bench/media_range.lua (random 1 MiB ranges, many
    connections) for --duration seconds, while --slow-clients sockets download
    the file with open ranges at about 200 KiB/s each, a prober measures the
    time to first byte of range requests, and another asks the app's /healthz
@@ -338,15 +339,16 @@ def measure_once(name: str, port: int, target: str, size: int, healthz_port: int
 
 
 def combine(name: str, runs: list[dict]) -> dict:
-    """Pool the rounds of one mode: total bytes over total time, percentiles over all samples."""
-    seconds = sum(r["wrk"]["duration_us"] for r in runs) / 1e6
+    """Sum up the rounds of one mode: the median round's throughput (one round disturbed by other work
+    on the machine does not decide it), percentiles over all samples."""
     ttfb = [t for r in runs for t in r["ttfb"]]
     health = [t for r in runs for t in r["health"]]
+    rounds = [r["wrk"]["bytes"] / MIB / (r["wrk"]["duration_us"] / 1e6) for r in runs]
     return {
         "mode": name,
-        "mib_s": sum(r["wrk"]["bytes"] for r in runs) / MIB / seconds,
-        "mib_s_rounds": [round(r["wrk"]["bytes"] / MIB / (r["wrk"]["duration_us"] / 1e6), 1) for r in runs],
-        "requests_s": sum(r["wrk"]["requests"] for r in runs) / seconds,
+        "mib_s": statistics.median(rounds),
+        "mib_s_rounds": [round(x, 1) for x in rounds],
+        "requests_s": statistics.median(r["wrk"]["requests"] / (r["wrk"]["duration_us"] / 1e6) for r in runs),
         "wrk_errors": sum(r["wrk"][k] for r in runs for k in r["wrk"] if k.startswith("errors_")),
         "wrk_latency_p99_ms": max(r["wrk"]["latency_p99_us"] for r in runs) / 1000,
         "ttfb_p99_ms": p99(ttfb) * 1000,
@@ -364,8 +366,8 @@ def combine(name: str, runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Xueshi media delivery benchmark")
-    parser.add_argument("--duration", type=int, default=3, help="seconds of one wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per mode, interleaved (order rotated)")
+    parser.add_argument("--duration", type=int, default=2, help="seconds of one wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per mode, interleaved (order rotated)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--slow-clients", type=int, default=24)

@@ -262,3 +262,23 @@ def test_auto_mode_steps_down_after_repeated_stalls(page, live_server, room):
     page.wait_for_function("window.autoController.current.label === '240p'", timeout=45000)
     assert "/240p.mp4" in page.eval_on_selector("#auto-video", "v => v.getAttribute('src')")
     page.wait_for_function("document.getElementById('auto-video').currentTime > 0.5")  # and it plays on
+
+
+def test_a_pdf_lesson_is_shown_full_screen(page, live_server, room, app, make_course):
+    course = make_course(room["project"], "Reading", kind="document")
+    lesson = course.modules[0].lessons[0]
+    uid = secrets.token_hex(16)
+    key = f"assets/{uid[:2]}/{uid}/source.pdf"
+    pdf = Path(app.config["MEDIA_ROOT"]) / key
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
+                    b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    db.session.add(MediaAsset(uid=uid, course_id=course.id, lesson_id=lesson.id, kind="document", state="done",
+                              source_key=key, content_type="application/pdf"))
+    db.session.commit()
+    sign_in(page, live_server, "tutor1")
+    page.goto(f"{live_server.url}/lessons/{lesson.id}/projector?project_id={room['project'].id}")
+    frame = page.locator("[data-pj=document]")
+    expect(frame).to_be_visible()
+    expect(frame).to_have_attribute("src", re.compile(rf"^/media/s/{key}\?md5=[\w-]+&expires=\d+$"))
+    expect(page.locator("[data-pj=bar]")).to_be_hidden()

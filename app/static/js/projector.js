@@ -174,7 +174,9 @@
       self.video.hidden = true;
       self.ui.bar.hidden = true;
       self.ui.document.hidden = false;
-      self.ui.document.src = media.document_url;
+      var u = new URL(media.document_url, window.location.href);
+      // Same host: keep the page's scheme (the API may not know it is behind TLS).
+      self.ui.document.src = u.host === window.location.host ? u.pathname + u.search : u.href;
       self.message('');
     }).catch(function () { self.message(self.strings.failed); });
   };
