@@ -122,13 +122,18 @@ def finite(value: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+def unauthorized() -> ApiError:
+    """The 401 error to raise when nobody is signed in."""
+    return api_error(401, "unauthorized", _("Sign in first: send a Bearer token or a session cookie."))
+
+
 def api_login_required(view):
     """Require an authenticated, active user (Bearer token or session cookie); 401 otherwise."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
-            raise api_error(401, "unauthorized", _("Sign in first: send a Bearer token or a session cookie."))
+            raise unauthorized()
         return view(*args, **kwargs)
 
     return wrapper

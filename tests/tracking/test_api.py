@@ -793,3 +793,49 @@ def test_correction_is_recorded_and_recomputed(setup, player, app, make_user, or
     assert correction["delta_s"] == 540 and correction["created_by"] == admin.display_name
     assert correction["reason"].startswith("Watched") and correction["created_at"]
     assert assert_audit_matches(course) == 600_000
+
+
+# ============================================================== the heartbeat's own sign-in check
+
+
+@pytest.mark.parametrize("spoil", ["revoked token", "expired token", "deactivated user", "no credential", "bad token"])
+def test_heartbeats_need_a_live_credential(setup, player, clock, spoil):
+    from sqlalchemy import update
+
+    from app.accounts.models import ApiToken, User
+
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30)
+    if spoil == "revoked token":
+        db.session.execute(update(ApiToken).values(revoked_at=clock.current))
+    elif spoil == "expired token":
+        db.session.execute(update(ApiToken).values(expires_at=clock.current - timedelta(seconds=1)))
+    elif spoil == "deactivated user":
+        db.session.execute(update(User).where(User.id == course.learner.id).values(is_active_flag=False))
+    elif spoil == "no credential":
+        p.headers = {}
+    else:
+        p.headers = {"Authorization": "Bearer not-a-token"}
+    db.session.commit()
+    assert figures(course)[0] == 30_000
+    clock.advance(15)
+    answer = p.beat(p.position + 15, expect=401)
+    assert answer["error"]["code"] == "unauthorized"
+    db.session.rollback()
+    assert figures(course)[0] == 30_000
+
+
+def test_heartbeats_of_a_signed_in_browser_are_credited_until_logout(setup, player, client, clock, login):
+    from tests.conftest import Auth
+
+    course = setup()
+    login(client, course.learner)
+    csrf = {"X-CSRFToken": Auth(client).csrf()}
+    p = player(course, headers=csrf)
+    p.open()
+    assert p.play(30)["credited_s_session"] == 30
+    Auth(client).logout()
+    clock.advance(15)
+    assert p.beat(p.position + 15, expect=401)["error"]["code"] == "unauthorized"
