@@ -530,7 +530,8 @@ def start_profilers(master_pid: int, out_dir: Path, duration_s: int) -> list[sub
     for pid in children:
         procs.append(subprocess.Popen(
             [str(spy), "record", "--pid", pid, "--duration", str(duration_s), "--rate", "200",
-             "--format", "raw", "--gil", "--output", str(out_dir / f"worker-{pid}.txt"), "--nonblocking"],
+             "--format", "raw", *([] if os.environ.get("SPY_ALL") else ["--gil"]),  # SPY_ALL=1: waiting threads too
+             "--output", str(out_dir / f"worker-{pid}.txt"), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return procs
 

@@ -1,0 +1,88 @@
+"""Group commit of heartbeat writes on SQLite: one transaction for many, each write isolated."""
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.tracking import service
+from app.tracking.models import DailyCredit
+
+
+
+def _add_day(user_id: int, day: date, ms: int):
+    def write(conn):
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute("INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (?, ?, ?)",
+                       (user_id, day.isoformat(), ms))
+    return write
+
+
+def _day_totals(user_id: int) -> dict[str, int]:
+    db.session.rollback()
+    rows = db.session.execute(select(DailyCredit.day, DailyCredit.credited_ms).where(DailyCredit.user_id == user_id))
+    return {str(day): ms for day, ms in rows}
+
+
+def test_a_failing_write_is_undone_alone(app, make_user):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's (PostgreSQL writers run side by side)")
+    user = make_user()
+    db.session.commit()
+    group = service._group_commit()
+    assert group is not None
+
+    def lost_race(conn):
+        _add_day(user.id, date(2026, 3, 2), 500)(conn)
+        raise service._Retry()
+
+    # Queue three writes behind a held lead, so that they run as one batch.
+    group._is_leading = True
+    results: dict[str, object] = {}
+
+    def submit(name, write):
+        with app.app_context():
+            try:
+                group.run(write)
+                results[name] = "ok"
+            except service._Retry:
+                results[name] = "retry"
+
+    threads = [
+        threading.Thread(target=submit, args=("first", _add_day(user.id, date(2026, 3, 1), 100))),
+        threading.Thread(target=submit, args=("lost", lost_race)),
+        threading.Thread(target=submit, args=("third", _add_day(user.id, date(2026, 3, 3), 300))),
+    ]
+    for t in threads:
+        t.start()
+    while len(group._queue) < 3:
+        threading.Event().wait(0.001)
+    batch_leader = group._queue[0]
+    with group._lock:
+        group._is_leading = False
+        batch_leader.is_leader = True
+        batch_leader.wake.set()
+    for t in threads:
+        t.join(timeout=10)
+
+    assert results == {"first": "ok", "lost": "retry", "third": "ok"}
+    assert _day_totals(user.id) == {"2026-03-01": 100, "2026-03-03": 300}
+    assert not group._is_leading and group._queue == []
+
+
+def test_a_failed_commit_fails_every_write_of_the_batch(app, make_user, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    user = make_user()
+    db.session.commit()
+    group = service._group_commit()
+
+    def broken_gate():
+        raise OSError("disk full")
+
+    monkeypatch.setattr(service, "_write_gate", broken_gate)
+    with pytest.raises(OSError):
+        group.run(_add_day(user.id, date(2026, 3, 1), 100))
+    assert _day_totals(user.id) == {}
+    assert not group._is_leading and group._queue == []
