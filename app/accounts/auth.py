@@ -16,6 +16,7 @@ from wtforms import ValidationError
 from app.accounts.models import ApiToken, LoginSession, User
 from app.common import clock
 from app.common.api import api_error, is_api_request, unauthorized
+from app.common.db import driver_cursor, driver_sql
 from app.extensions import db, login_manager
 
 _hasher = PasswordHasher()
@@ -182,11 +183,8 @@ def get_api_user_id() -> int | None:
 
 def _lean_query(name: str, params: dict):
     connection = db.session.connection()
-    sql = _LEAN_SQL[name]
-    if connection.dialect.name == "postgresql":
-        sql = sql.replace(":digest", "%(digest)s").replace(":sid", "%(sid)s")
-    cursor = connection.connection.dbapi_connection.cursor()
-    cursor.execute(sql, params)
+    cursor = driver_cursor(connection)
+    cursor.execute(driver_sql(_LEAN_SQL[name], connection.dialect.name), params)
     return cursor.fetchone()
 
 

@@ -6,6 +6,7 @@ read-then-write sequence holds the write lock from its first read and can never
 lose an update. On PostgreSQL, write_transaction is an ordinary transaction;
 callers that must serialise per user lock a row with SELECT ... FOR UPDATE.
 """
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
@@ -62,3 +63,16 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
             yield session
     finally:
         _immediate.reset(token)
+
+
+_NAMED_PARAM = re.compile(r"(?<!:):(\w+)")
+
+
+def driver_sql(sql: str, dialect: str) -> str:
+    """Write a statement's :name parameters in the driver's style (psycopg wants %(name)s; SQLite takes :name)."""
+    return _NAMED_PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
+
+
+def driver_cursor(conn):
+    """A DBAPI cursor in the transaction of a SQLAlchemy connection, for hot-path statements run without SQLAlchemy."""
+    return conn.connection.dbapi_connection.cursor()

@@ -45,7 +45,6 @@ import fcntl
 import json
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -62,7 +61,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.accounts.models import User
 from app.common import clock
-from app.common.db import write_transaction
+from app.common.db import driver_cursor, driver_sql, write_transaction
 from app.common.exceptions import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.courses import service as courses
 from app.courses.models import Lesson, Project
@@ -343,7 +342,7 @@ class _GroupCommit:
             with _write_gate(), write_transaction():
                 batch = self._take()  # taken once the gate is held: whatever queued meanwhile joins
                 conn = db.session.connection()
-                cursor = conn.connection.dbapi_connection.cursor()
+                cursor = driver_cursor(conn)
                 for job in batch:
                     cursor.execute("SAVEPOINT heartbeat")
                     try:
@@ -459,7 +458,6 @@ _SQL = {
     "add_to_day": "UPDATE daily_credits SET credited_ms = credited_ms + :b_ms WHERE user_id = :b_user AND day = :b_day",
     "insert_day": "INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (:b_user, :b_day, :b_ms)",
 }
-_NAMED = re.compile(r":(b_\w+)")
 #: SQLAlchemy's storage format of DateTime on SQLite (what its own reads parse)
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -473,9 +471,7 @@ class _Sql:
             from psycopg.types.json import Json
 
             self._json = Json
-            self.sql = {name: _NAMED.sub(r"%(\1)s", text) for name, text in _SQL.items()}
-        else:
-            self.sql = dict(_SQL)
+        self.sql = {name: driver_sql(text, dialect) for name, text in _SQL.items()}
 
     def _value(self, value):
         if isinstance(value, (list, dict)):
@@ -494,7 +490,7 @@ class _Sql:
         SQLAlchemy's execution layer costs several times what SQLite itself does
         for these one-row statements, so the hot path hands them to the driver.
         """
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = driver_cursor(conn)
         cursor.execute(self.sql[name], {k: self._value(v) for k, v in params.items()})
         return cursor
 
