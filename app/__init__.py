@@ -40,6 +40,12 @@ def create_app(config: str | object | None = None) -> Flask:
     if not app.config.get("MEDIA_SIGNING_KEY"):
         app.config["MEDIA_SIGNING_KEY"] = "media:" + app.config["SECRET_KEY"]
 
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not (uri.startswith("sqlite") and (":memory:" in uri or uri.rstrip("/") == "sqlite:")):
+        # a pooled database (the in-memory SQLite of a unit test has one shared connection)
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DB_MAX_OVERFLOW"])
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     login_manager.init_app(app)

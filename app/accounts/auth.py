@@ -16,7 +16,7 @@ from wtforms import ValidationError
 from app.accounts.models import ApiToken, LoginSession, User
 from app.common import clock
 from app.common.api import api_error, is_api_request, unauthorized
-from app.common.db import driver_cursor, driver_sql
+from app.common.db import driver_sql
 from app.extensions import db, login_manager
 
 _hasher = PasswordHasher()
@@ -154,19 +154,20 @@ _LEAN_SQL = {
 }
 
 
-def get_api_user_id() -> int | None:
+def get_api_user_id(conn) -> int | None:
     """Return the id of the request's signed-in, active user without loading the user.
 
     The same checks as current_user (the login session of the cookie, else a
-    Bearer token) in one query on the driver: the heartbeat path runs this
-    thousands of times a second. Everything else uses current_user.
+    Bearer token) in one query on `conn`, a DBAPI connection (see
+    common.db.dbapi_connection): the heartbeat path runs this thousands of
+    times a second. Everything else uses current_user.
     """
     loaded = g.get("_login_user")
     if loaded is not None:
         return loaded.id if loaded.is_authenticated else None
     sid = session.get("_user_id")
     if sid:
-        row = _lean_query("session", {"sid": sid})
+        row = _lean_query(conn, "session", {"sid": sid})
         if row is not None:
             g.auth_via = "session"
             return row[0]
@@ -174,17 +175,23 @@ def get_api_user_id() -> int | None:
     token = header[7:].strip() if header.startswith("Bearer ") else ""
     if not token:
         return None
-    row = _lean_query("token", {"digest": hashlib.sha256(token.encode()).hexdigest()})
+    row = _lean_query(conn, "token", {"digest": hashlib.sha256(token.encode()).hexdigest()})
     if row is None or _as_utc(row[1]) <= clock.now():
         return None
     g.auth_via = "token"
     return row[0]
 
 
-def _lean_query(name: str, params: dict):
-    connection = db.session.connection()
-    cursor = driver_cursor(connection)
-    cursor.execute(driver_sql(_LEAN_SQL[name], connection.dialect.name), params)
+_lean_sql_by_dialect: dict[str, dict[str, str]] = {}
+
+
+def _lean_query(conn, name: str, params: dict):
+    dialect = db.engine.dialect.name
+    statements = _lean_sql_by_dialect.get(dialect)
+    if statements is None:
+        statements = _lean_sql_by_dialect[dialect] = {k: driver_sql(v, dialect) for k, v in _LEAN_SQL.items()}
+    cursor = conn.cursor()
+    cursor.execute(statements[name], params)
     return cursor.fetchone()
 
 

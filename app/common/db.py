@@ -73,6 +73,24 @@ def driver_sql(sql: str, dialect: str) -> str:
     return _NAMED_PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
 
 
-def driver_cursor(conn):
-    """A DBAPI cursor in the transaction of a SQLAlchemy connection, for hot-path statements run without SQLAlchemy."""
-    return conn.connection.dbapi_connection.cursor()
+def driver_connection(conn):
+    """The DBAPI connection under a SQLAlchemy connection: statements on it run in that connection's transaction."""
+    return conn.connection.dbapi_connection
+
+
+@contextmanager
+def dbapi_connection() -> Iterator:
+    """A pooled DBAPI connection used without SQLAlchemy's Session, for a hot path's plain SQL.
+
+    SQLAlchemy's Session and execution layer cost several times what the
+    database does for a one-row statement. On SQLite the connection is in
+    autocommit mode (each statement is its own transaction) until the caller
+    runs BEGIN; on PostgreSQL its first statement opens a transaction that the
+    caller commits or rolls back. It goes back to the pool, rolled back, at the
+    end of the block.
+    """
+    pooled = db.engine.raw_connection()
+    try:
+        yield pooled.dbapi_connection
+    finally:
+        pooled.close()

@@ -61,7 +61,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.accounts.models import User
 from app.common import clock
-from app.common.db import driver_cursor, driver_sql, write_transaction
+from app.common.db import driver_connection, driver_sql, write_transaction
 from app.common.exceptions import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.courses import service as courses
 from app.courses.models import Lesson, Project
@@ -187,23 +187,24 @@ def clear_cache() -> None:
     _cache()["contexts"].clear()
 
 
-def _session_key(session_id: int) -> SessionKey | None:
+def _session_key(session_id: int, conn=None) -> SessionKey | None:
+    """Whose session it is and of what lesson (cached per worker: it never changes); conn: a DBAPI connection."""
     sessions = _cache()["sessions"]
     key = sessions.get(session_id)
     if key is None:
-        row = db.session.execute(
-            select(S.c.user_id, S.c.project_id, S.c.lesson_id).where(S.c.id == session_id)
-        ).first()
+        if conn is None:
+            conn = driver_connection(db.session.connection())
+        row = _q().run(conn, "session_key", {"b_sid": session_id}).fetchone()
         if row is None:
             return None
         if len(sessions) > 200_000:
             sessions.clear()
-        key = sessions[session_id] = SessionKey(row.user_id, row.project_id, row.lesson_id)
+        key = sessions[session_id] = SessionKey(*row)
     return key
 
 
-def _own_session(user_id: int, session_id: int) -> SessionKey:
-    key = _session_key(session_id)
+def _own_session(user_id: int, session_id: int, conn=None) -> SessionKey:
+    key = _session_key(session_id, conn)
     if key is None or key.user_id != user_id:
         # Another user's session is indistinguishable from a missing one.
         raise NotFound(_("No such playback session."), code="session_not_found")
@@ -225,6 +226,10 @@ def _own_session(user_id: int, session_id: int) -> SessionKey:
 
 class _Retry(Exception):
     """The session changed since it was read: recompute."""
+
+
+class _NeedsLock(Exception):
+    """The read found rows to recreate: compute under the user's lock."""
 
 
 OPTIMISTIC_ATTEMPTS = 3
@@ -288,16 +293,34 @@ def _writing() -> Iterator[None]:
         yield
 
 
+class _Signal:
+    """A one-shot wake-up: wait() blocks until set(); a bare lock, cheaper than threading.Event."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def wait(self) -> None:
+        self._lock.acquire()
+
+    def set(self) -> None:
+        if self._lock.locked():
+            self._lock.release()
+
+
 class _Job:
     """One heartbeat's writes waiting for a shared write transaction."""
 
-    __slots__ = ("write", "error", "is_leader", "wake")
+    __slots__ = ("conn", "write", "error", "is_leader", "wake")
 
-    def __init__(self, write: Callable):
+    def __init__(self, conn, write: Callable):
+        self.conn = conn
         self.write = write
         self.error: BaseException | None = None
         self.is_leader = False
-        self.wake = threading.Event()
+        self.wake = _Signal()
 
 
 class _GroupCommit:
@@ -317,9 +340,13 @@ class _GroupCommit:
         self._queue: list[_Job] = []
         self._is_leading = False
 
-    def run(self, write: Callable) -> None:
-        """Run write(conn) in a shared write transaction; return once it is committed (or raise its error)."""
-        job = _Job(write)
+    def run(self, conn, write: Callable) -> None:
+        """Run write(c) in a shared write transaction; return once it is committed (or raise its error).
+
+        conn is the caller's DBAPI connection, idle (autocommit): a leader runs
+        the batch's transaction on its own connection.
+        """
+        job = _Job(conn, write)
         with self._lock:
             self._queue.append(job)
             job.is_leader = not self._is_leading
@@ -327,7 +354,7 @@ class _GroupCommit:
         if not job.is_leader:
             job.wake.wait()
         if job.is_leader:
-            self._lead()
+            self._lead(job.conn)
         if job.error is not None:
             raise job.error
 
@@ -336,13 +363,13 @@ class _GroupCommit:
             batch, self._queue = self._queue, []
         return batch
 
-    def _lead(self) -> None:
+    def _lead(self, conn) -> None:
         batch: list[_Job] = []
+        cursor = conn.cursor()
         try:
-            with _write_gate(), write_transaction():
+            with _write_gate():
+                cursor.execute("BEGIN IMMEDIATE")
                 batch = self._take()  # taken once the gate is held: whatever queued meanwhile joins
-                conn = db.session.connection()
-                cursor = driver_cursor(conn)
                 for job in batch:
                     cursor.execute("SAVEPOINT heartbeat")
                     try:
@@ -351,8 +378,10 @@ class _GroupCommit:
                         cursor.execute("ROLLBACK TO heartbeat")
                         job.error = exc
                     cursor.execute("RELEASE heartbeat")
+                cursor.execute("COMMIT")
         except Exception as exc:  # nothing of the batch was committed
-            db.session.rollback()
+            if conn.in_transaction:
+                conn.rollback()
             for job in batch or self._take():
                 job.error = job.error or exc
         finally:
@@ -428,6 +457,7 @@ _SQL = {
                ON p.user_id = s.user_id AND p.project_id = s.project_id AND p.lesson_id = s.lesson_id
         LEFT JOIN tracking_user_states u ON u.user_id = s.user_id
         WHERE s.id = :b_sid""",
+    "session_key": "SELECT user_id, project_id, lesson_id FROM playback_sessions WHERE id = :b_sid",
     "lock_user": "SELECT user_id FROM tracking_user_states WHERE user_id = :b_user FOR UPDATE",
     "write_session": """
         UPDATE playback_sessions SET version = version + 1, last_seq = :b_seq, last_at_ms = :b_at,
@@ -467,31 +497,30 @@ class _Sql:
 
     def __init__(self, dialect: str):
         self.is_postgresql = dialect == "postgresql"
+        self.sql = {name: driver_sql(text, dialect) for name, text in _SQL.items()}
         if self.is_postgresql:
             from psycopg.types.json import Json
 
-            self._json = Json
-        self.sql = {name: driver_sql(text, dialect) for name, text in _SQL.items()}
-
-    def _value(self, value):
-        if isinstance(value, (list, dict)):
-            return self._json(value) if self.is_postgresql else json.dumps(value, separators=(",", ":"))
-        if self.is_postgresql:
-            return value
-        if isinstance(value, datetime):
-            return value.astimezone(timezone.utc).strftime(_SQLITE_DATETIME)
-        if isinstance(value, date):
-            return value.isoformat()
-        return value
+            self._converters = {list: Json, dict: Json}
+        else:  # as SQLAlchemy stores them on SQLite
+            self._converters = {
+                list: _json_text,
+                dict: _json_text,
+                datetime: lambda value: value.astimezone(timezone.utc).strftime(_SQLITE_DATETIME),
+                date: date.isoformat,
+            }
 
     def run(self, conn, name: str, params: dict):
-        """Execute a statement on the DBAPI cursor of `conn`'s transaction; return the cursor.
+        """Execute a statement on `conn`, a DBAPI connection (in its current transaction); return the cursor.
 
         SQLAlchemy's execution layer costs several times what SQLite itself does
         for these one-row statements, so the hot path hands them to the driver.
         """
-        cursor = driver_cursor(conn)
-        cursor.execute(self.sql[name], {k: self._value(v) for k, v in params.items()})
+        cursor = conn.cursor()
+        converters = self._converters
+        cursor.execute(self.sql[name], {
+            k: v if (convert := converters.get(type(v))) is None else convert(v) for k, v in params.items()
+        })
         return cursor
 
     def read(self, conn, params: dict) -> _SessionRow | None:
@@ -505,6 +534,10 @@ class _Sql:
                 is_playing=bool(row.is_playing), is_visible=bool(row.is_visible), is_complete=bool(row.is_complete),
             )
         return row
+
+
+def _json_text(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _loads(value):
@@ -531,8 +564,11 @@ def _lock_user(conn, user_id: int) -> None:
         conn.execute(lock)
 
 
-def _read(conn, key: SessionKey, session_id: int, days: list[date]):
-    """Read a session with its lesson progress, the user's state and day totals; return (row, day totals)."""
+def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bool):
+    """Read a session with its lesson progress, the user's state and day totals; return (row, day totals).
+
+    conn is a DBAPI connection; in_write says it is the Session's, in a write transaction.
+    """
     params = {"b_sid": session_id, "b_day_a": days[0], "b_day_b": days[-1]}
     row = _q().read(conn, params)
     if row is None:
@@ -540,7 +576,9 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date]):
     if row.progress_id is None or row.next_check_after_ms is None:
         # Both are made when the session opens; recreate what an administrator's cleanup removed
         # (committed with the heartbeat's write transaction).
-        _ensure_user(conn, key.user_id)
+        if not in_write:
+            raise _NeedsLock()
+        _ensure_user(db.session.connection(), key.user_id)
         _ensure_progress(key.user_id, key.project_id, key.lesson_id)
         row = _q().read(conn, params)
     if len(days) <= 2:
@@ -900,12 +938,13 @@ _FIELD_MESSAGES = {
 }
 
 
-def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict:
+def check_heartbeat(conn, user_id: int, session_id: int, body: HeartbeatInput) -> dict:
     """Validate and credit one heartbeat of the user's session (R1–R10); return the answer of TRACKING.md.
 
+    conn is a DBAPI connection of the request outside the Session (common.db.dbapi_connection).
     The answer is only returned once its effects are committed (R11).
     """
-    key = _own_session(user_id, session_id)
+    key = _own_session(user_id, session_id, conn)
     ctx = get_lesson_context(key.project_id, key.lesson_id)
     hb = rules.Heartbeat(
         seq=body.seq,
@@ -919,12 +958,19 @@ def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict
     field = rules.check_bounds(hb, ctx.duration_ms)
     if field is not None:
         raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
-    for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+    attempt = 0
+    while True:
+        locked = attempt >= OPTIMISTIC_ATTEMPTS
         try:
-            return _heartbeat_once(key, ctx, session_id, hb, locked=attempt == OPTIMISTIC_ATTEMPTS)
+            return _heartbeat_once(conn, key, ctx, session_id, hb, locked=locked)
+        except _NeedsLock:
+            attempt = OPTIMISTIC_ATTEMPTS
         except _Retry:
-            db.session.rollback()
-    raise AssertionError("unreachable: the last attempt runs under the lock")
+            if locked:
+                raise AssertionError("unreachable: a heartbeat computed under the lock cannot lose a race")
+            attempt += 1
+        _end_read(conn)
+        db.session.rollback()
 
 
 @dataclass
@@ -939,32 +985,54 @@ class _Plan:
     done: _Computed | None = None
 
 
-def _heartbeat_once(key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat, locked: bool) -> dict:
+def _end_read(conn) -> None:
+    """End the read transaction PostgreSQL opened on the hot connection (SQLite's reads are autocommit)."""
+    if _q().is_postgresql:
+        conn.rollback()
+
+
+def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
+                    locked: bool) -> dict:
+    """One attempt: read on `conn` (the request's DBAPI connection), decide, write; raise _Retry on a lost race."""
     if locked:
         with _writing():
-            conn = db.session.connection()
-            _lock_user(conn, key.user_id)
-            plan = _decide_heartbeat(conn, key, ctx, session_id, hb)
-            _apply_heartbeat(db.session.connection(), key, session_id, plan)
+            session_conn = db.session.connection()
+            _lock_user(session_conn, key.user_id)
+            plan = _decide_heartbeat(driver_connection(session_conn), key, ctx, session_id, hb, in_write=True)
+            _apply_heartbeat(driver_connection(session_conn), key, session_id, plan)
     else:
-        plan = _decide_heartbeat(db.session.connection(), key, ctx, session_id, hb)
-        db.session.commit()  # end the read before queueing for the write lock
+        plan = _decide_heartbeat(conn, key, ctx, session_id, hb, in_write=False)
+        if db.session().in_transaction():
+            db.session.commit()  # a cache miss read through the Session: end it before writing
+        simple = plan.done is not None and plan.done.created_check is None
         group = _group_commit()
-        if group is not None and plan.done is not None and plan.done.created_check is None:
-            group.run(lambda conn: _write(conn, session_id, key, plan.row, plan.user_state, plan.done))
-        elif plan.done is not None or plan.count_superseded:
-            with _writing():  # the lock is held for the writes only
-                _apply_heartbeat(db.session.connection(), key, session_id, plan)
+        if simple and group is not None:
+            # SQLite: queued with this worker's other heartbeats in one write transaction.
+            group.run(conn, lambda c: _write(c, session_id, key, plan.row, plan.user_state, plan.done))
+        elif simple and _q().is_postgresql:
+            # PostgreSQL: the writes follow the read in the same transaction on the same connection.
+            try:
+                _write(conn, session_id, key, plan.row, plan.user_state, plan.done)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        else:
+            _end_read(conn)
+            if plan.done is not None or plan.count_superseded:
+                with _writing():  # the lock is held for the writes only
+                    _apply_heartbeat(driver_connection(db.session.connection()), key, session_id, plan)
     if plan.error is not None:
         raise plan.error
     return plan.answer
 
 
-def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat) -> _Plan:
+def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
+                      in_write: bool) -> _Plan:
     """Read the session and let the rules decide; nothing is written here."""
     now = clock.now()  # the server's receipt time (R1); a recomputed heartbeat is stamped again
     now_ms = rules.to_ms(now)
-    row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings))
+    row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings), in_write)
     if row.status != "open":
         return _Plan(error=_closed_error(row.status), count_superseded=row.status == "superseded")
     user_state = _user_state(row)
@@ -987,6 +1055,7 @@ def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int
 
 
 def _apply_heartbeat(conn, key: SessionKey, session_id: int, plan: _Plan) -> None:
+    """Write a plan in the Session's write transaction (conn is its DBAPI connection)."""
     if plan.count_superseded:
         if _q().is_postgresql:
             _q().run(conn, "lock_user", {"b_user": key.user_id})
@@ -1010,7 +1079,7 @@ def check_presence_answer(user_id: int, session_id: int, check_id: str, answer: 
         _lock_user(conn, user_id)
         now = clock.now()
         now_ms = rules.to_ms(now)
-        row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings))
+        row, days = _read(driver_connection(conn), key, session_id, rules.days_to_read(now_ms, ctx.settings), True)
         user_state = _user_state(row)
         check = db.session.get(PresenceCheck, check_id) if check_id == user_state.pending_check_id else None
         if row.status != "open":
@@ -1026,7 +1095,7 @@ def check_presence_answer(user_id: int, session_id: int, check_id: str, answer: 
                 _session_state(row), user_state, now_ms, ctx.settings, ctx.duration_ms, row.lesson_ms or 0, days, _rng
             )
             done = _compute(ctx, row, out, now)
-            _write(conn, session_id, key, row, user_state, done)
+            _write(driver_connection(conn), session_id, key, row, user_state, done)
             conn.execute(update(U).where(U.c.user_id == user_id).values(
                 playing_ms=0, credited_until_ms=_greatest(U.c.credited_until_ms, out.user.credited_until_ms)))
             check.answered_at = now

@@ -1,10 +1,12 @@
 """Group commit of heartbeat writes on SQLite: one transaction for many, each write isolated."""
+import sqlite3
 import threading
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from app.common.db import dbapi_connection
 from app.extensions import db
 from app.tracking import service
 from app.tracking.models import DailyCredit
@@ -13,7 +15,7 @@ from app.tracking.models import DailyCredit
 
 def _add_day(user_id: int, day: date, ms: int):
     def write(conn):
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = conn.cursor()
         cursor.execute("INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (?, ?, ?)",
                        (user_id, day.isoformat(), ms))
     return write
@@ -42,9 +44,9 @@ def test_a_failing_write_is_undone_alone(app, make_user):
     results: dict[str, object] = {}
 
     def submit(name, write):
-        with app.app_context():
+        with app.app_context(), dbapi_connection() as conn:
             try:
-                group.run(write)
+                group.run(conn, write)
                 results[name] = "ok"
             except service._Retry:
                 results[name] = "retry"
@@ -82,7 +84,49 @@ def test_a_failed_commit_fails_every_write_of_the_batch(app, make_user, monkeypa
         raise OSError("disk full")
 
     monkeypatch.setattr(service, "_write_gate", broken_gate)
-    with pytest.raises(OSError):
-        group.run(_add_day(user.id, date(2026, 3, 1), 100))
+    with dbapi_connection() as conn, pytest.raises(OSError):
+        group.run(conn, _add_day(user.id, date(2026, 3, 1), 100))
     assert _day_totals(user.id) == {}
     assert not group._is_leading and group._queue == []
+
+
+class _FailingCommit:
+    """A DBAPI connection whose COMMIT fails (as on a full disk), everything else passed through."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def cursor(self):
+        real = self.conn.cursor()
+
+        class Cursor:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def execute(self, sql, *params):
+                if sql == "COMMIT":
+                    raise sqlite3.OperationalError("database or disk is full")
+                return real.execute(sql, *params)
+
+        return Cursor()
+
+
+def test_a_failed_commit_rolls_the_whole_batch_back(app, make_user):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    user = make_user()
+    db.session.commit()
+    group = service._group_commit()
+    with dbapi_connection() as conn:
+        with pytest.raises(sqlite3.OperationalError):
+            group.run(_FailingCommit(conn), _add_day(user.id, date(2026, 3, 1), 100))
+        assert not conn.in_transaction
+    assert _day_totals(user.id) == {}
+    assert not group._is_leading and group._queue == []
+    # The committer is free again: the next write goes through.
+    with dbapi_connection() as conn:
+        group.run(conn, _add_day(user.id, date(2026, 3, 2), 200))
+    assert _day_totals(user.id) == {"2026-03-02": 200}

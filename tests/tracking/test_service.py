@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from app.extensions import db
 from app.tracking import service
-from app.tracking.models import PlaybackSession
+from app.tracking.models import LessonProgress, PlaybackSession, TrackingUserState
 
 
 def test_progress_and_audit_shapes_for_pages(setup, player, clock):
@@ -57,8 +57,8 @@ def test_a_heartbeat_that_loses_a_race_is_recomputed(setup, player, clock, monke
     real = service._decide_heartbeat
     raced = []
 
-    def decide_then_race(conn, key, ctx, session_id, hb):
-        plan = real(conn, key, ctx, session_id, hb)
+    def decide_then_race(conn, key, ctx, session_id, hb, in_write):
+        plan = real(conn, key, ctx, session_id, hb, in_write)
         if not raced:  # another worker writes the session between our read and our write
             raced.append(True)
             db.session.execute(update(PlaybackSession).where(PlaybackSession.id == session_id)
@@ -70,6 +70,24 @@ def test_a_heartbeat_that_loses_a_race_is_recomputed(setup, player, clock, monke
     answer = p.beat(p.position + 15)
     assert raced and answer["lesson"]["credited_s"] == 45
     assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (45_000, 45_000)
+
+
+def test_a_heartbeat_recreates_progress_rows_removed_mid_session(setup, player):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30)
+    # An administrator's cleanup removes the lesson's progress row and the user's tracking state.
+    db.session.execute(delete(LessonProgress).where(LessonProgress.user_id == course.learner.id))
+    db.session.execute(delete(TrackingUserState).where(TrackingUserState.user_id == course.learner.id))
+    db.session.commit()
+    p.play(30, start=False)
+    assert p.credited == 30  # what was credited before the cleanup went with its row; play goes on counting
+    db.session.rollback()
+    assert db.session.execute(
+        select(LessonProgress.credited_ms).where(LessonProgress.user_id == course.learner.id)).scalar_one() == 30_000
+    assert db.session.execute(
+        select(TrackingUserState.user_id).where(TrackingUserState.user_id == course.learner.id)).scalar_one()
 
 
 def test_locked_fallback_credits_the_same(setup, player, monkeypatch):
