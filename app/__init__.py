@@ -52,6 +52,9 @@ def create_app(config: str | object | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     limiter.init_app(app)
+    from app.accounts.limits import install_limits
+
+    install_limits(app)
     bootstrap.init_app(app)
 
     with app.app_context():

@@ -26,38 +26,31 @@ def mark_failed() -> None:
     g.auth_failed = True
 
 
-def _limit(*args, **kwargs):
-    """limiter.limit, marking the view so that the limiter looks at its requests only."""
-    decorate = limiter.limit(*args, **kwargs)
+def install_limits(app) -> None:
+    """Leave rate limiting to the decorated views below: the app sets no default or application-wide limit.
 
-    def apply(view):
-        wrapped = decorate(view)
-        wrapped.is_rate_limited = True
-        return wrapped
-
-    return apply
-
-
-@limiter.request_filter
-def _is_unlimited() -> bool:
-    """Let every request of an unlimited view skip the limiter's work (heartbeats come thousands a second)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return not getattr(view, "is_rate_limited", False)
+    Flask-Limiter also checks every request of the app in a before_request
+    pass, for default and application limits. With none set, that pass only
+    finds nothing to check, on every heartbeat and every media range. The
+    decorated views check their own limits when they are called, so the pass
+    is removed.
+    """
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
 
 
-login_per_account = _limit(
+login_per_account = limiter.limit(
     lambda: current_app.config["LOGIN_FAILURES_PER_ACCOUNT"],
     key_func=lambda: "acct:" + _submitted_username(),
     deduct_when=_failed,
     scope="login-account",
 )
-login_per_address = _limit(
+login_per_address = limiter.limit(
     lambda: current_app.config["LOGIN_FAILURES_PER_ADDRESS"],
     key_func=lambda: "addr:" + (get_remote_address() or ""),
     deduct_when=_failed,
     scope="login-address",
 )
-card_per_address = _limit(
+card_per_address = limiter.limit(
     lambda: current_app.config["CARD_FAILURES_PER_ADDRESS"],
     key_func=lambda: "card:" + (get_remote_address() or ""),
     deduct_when=_failed,

@@ -329,10 +329,13 @@ class _GroupCommit:
     SQLite lets one writer in at a time, and under load a writer spends most
     of its turn waiting (for the gate, then for the GIL between statements),
     not writing. So the first heartbeat to queue leads: it takes the write
-    gate, runs every write queued by then, each in its own savepoint so that a
-    lost race (_Retry) undoes only itself, commits once and wakes the others,
+    gate, runs every write queued by then, commits once and wakes the others,
     then hands the lead to the next one queued. Every answer still follows the
     commit of its writes (R11).
+
+    A lost race (_Retry) is raised before its write wrote anything, so it fails
+    alone at no cost. Any other error undoes the whole transaction, and the
+    batch's other writes run again without the failed one.
     """
 
     def __init__(self):
@@ -363,6 +366,21 @@ class _GroupCommit:
             batch, self._queue = self._queue, []
         return batch
 
+    @staticmethod
+    def _write_all(conn, batch: list[_Job]) -> bool:
+        """Run the writes of the batch not failed yet; False when one failed part-way (its error is kept)."""
+        for job in batch:
+            if job.error is not None:
+                continue
+            try:
+                job.write(conn)
+            except _Retry as exc:  # lost a race: raised before writing anything (see _write)
+                job.error = exc
+            except Exception as exc:
+                job.error = exc
+                return False
+        return True
+
     def _lead(self, conn) -> None:
         batch: list[_Job] = []
         cursor = conn.cursor()
@@ -370,14 +388,9 @@ class _GroupCommit:
             with _write_gate():
                 cursor.execute("BEGIN IMMEDIATE")
                 batch = self._take()  # taken once the gate is held: whatever queued meanwhile joins
-                for job in batch:
-                    cursor.execute("SAVEPOINT heartbeat")
-                    try:
-                        job.write(conn)
-                    except Exception as exc:
-                        cursor.execute("ROLLBACK TO heartbeat")
-                        job.error = exc
-                    cursor.execute("RELEASE heartbeat")
+                while not self._write_all(conn, batch):
+                    conn.rollback()  # a write failed part-way: undo everything, write the others again
+                    cursor.execute("BEGIN IMMEDIATE")
                 cursor.execute("COMMIT")
         except Exception as exc:  # nothing of the batch was committed
             if conn.in_transaction:
@@ -488,8 +501,6 @@ _SQL = {
     "add_to_day": "UPDATE daily_credits SET credited_ms = credited_ms + :b_ms WHERE user_id = :b_user AND day = :b_day",
     "insert_day": "INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (:b_user, :b_day, :b_ms)",
 }
-#: SQLAlchemy's storage format of DateTime on SQLite (what its own reads parse)
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class _Sql:
@@ -506,7 +517,7 @@ class _Sql:
             self._converters = {
                 list: _json_text,
                 dict: _json_text,
-                datetime: lambda value: value.astimezone(timezone.utc).strftime(_SQLITE_DATETIME),
+                datetime: _sqlite_datetime,
                 date: date.isoformat,
             }
 
@@ -534,6 +545,13 @@ class _Sql:
                 is_playing=bool(row.is_playing), is_visible=bool(row.is_visible), is_complete=bool(row.is_complete),
             )
         return row
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """A datetime as SQLAlchemy stores it on SQLite: naive UTC, always with microseconds."""
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _json_text(value) -> str:
@@ -728,7 +746,10 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
 
 
 def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed) -> None:
-    """Write a computed outcome; raise _Retry when the session is no longer the version that was read."""
+    """Write a computed outcome; raise _Retry when the session is no longer the version that was read.
+
+    _Retry is raised before anything is written (the group commit counts on it).
+    """
     q = _q()
     out = done.out
     state = out.session

@@ -28,6 +28,7 @@ def _day_totals(user_id: int) -> dict[str, int]:
 
 
 def test_a_failing_write_is_undone_alone(app, make_user):
+    """A lost race fails alone; a write that fails part-way is undone and the others are written again."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("group commit is SQLite's (PostgreSQL writers run side by side)")
     user = make_user()
@@ -36,8 +37,11 @@ def test_a_failing_write_is_undone_alone(app, make_user):
     assert group is not None
 
     def lost_race(conn):
+        raise service._Retry()  # as _write: before writing anything
+
+    def broken(conn):
         _add_day(user.id, date(2026, 3, 2), 500)(conn)
-        raise service._Retry()
+        raise sqlite3.IntegrityError("simulated failure after a first write")
 
     # Queue three writes behind a held lead, so that they run as one batch.
     group._is_leading = True
@@ -50,15 +54,18 @@ def test_a_failing_write_is_undone_alone(app, make_user):
                 results[name] = "ok"
             except service._Retry:
                 results[name] = "retry"
+            except sqlite3.IntegrityError:
+                results[name] = "error"
 
     threads = [
         threading.Thread(target=submit, args=("first", _add_day(user.id, date(2026, 3, 1), 100))),
         threading.Thread(target=submit, args=("lost", lost_race)),
-        threading.Thread(target=submit, args=("third", _add_day(user.id, date(2026, 3, 3), 300))),
+        threading.Thread(target=submit, args=("broken", broken)),
+        threading.Thread(target=submit, args=("fourth", _add_day(user.id, date(2026, 3, 4), 400))),
     ]
     for t in threads:
         t.start()
-    while len(group._queue) < 3:
+    while len(group._queue) < 4:
         threading.Event().wait(0.001)
     batch_leader = group._queue[0]
     with group._lock:
@@ -68,8 +75,8 @@ def test_a_failing_write_is_undone_alone(app, make_user):
     for t in threads:
         t.join(timeout=10)
 
-    assert results == {"first": "ok", "lost": "retry", "third": "ok"}
-    assert _day_totals(user.id) == {"2026-03-01": 100, "2026-03-03": 300}
+    assert results == {"first": "ok", "lost": "retry", "broken": "error", "fourth": "ok"}
+    assert _day_totals(user.id) == {"2026-03-01": 100, "2026-03-04": 400}
     assert not group._is_leading and group._queue == []
 
 
