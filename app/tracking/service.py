@@ -497,9 +497,9 @@ _SQL = {
         VALUES (:b_sid, :b_user, :b_project, :b_lesson, :b_day, :b_start, :b_end, :b_from, :b_to, :b_ms)
         RETURNING id""",
     "point_at_window": "UPDATE playback_sessions SET last_window_id = :b_window WHERE id = :b_sid",
-    # UPDATE-then-INSERT: only the user's one open session credits a day, so no one inserts it meanwhile.
-    "add_to_day": "UPDATE daily_credits SET credited_ms = credited_ms + :b_ms WHERE user_id = :b_user AND day = :b_day",
-    "insert_day": "INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (:b_user, :b_day, :b_ms)",
+    "add_to_day": """
+        INSERT INTO daily_credits (user_id, day, credited_ms) VALUES (:b_user, :b_day, :b_ms)
+        ON CONFLICT (user_id, day) DO UPDATE SET credited_ms = daily_credits.credited_ms + excluded.credited_ms""",
 }
 
 
@@ -685,26 +685,24 @@ class _DayTotals(Mapping):
         return len(self.days)
 
 
-def _add_window(conn, session_id: int, key: SessionKey, last_window_id: int | None, piece: rules.Piece) -> int:
-    """Record a credited piece in the audit trail, extending the session's last window when contiguous."""
-    q = _q()
+def _window_params(session_id: int, key: SessionKey, last_window_id: int | None, piece: rules.Piece,
+                   extend: bool) -> dict:
+    """Parameters of extend_window (the session's last window, when contiguous) or insert_window."""
     params = {
         "b_sid": session_id,
-        "b_window": last_window_id,
         "b_start": rules.from_ms(piece.start_ms),
         "b_end": rules.from_ms(piece.end_ms),
         "b_day": piece.day,
-        "b_from": piece.from_position_ms,
-        "b_from_lo": piece.from_position_ms - 2000,
-        "b_from_hi": piece.from_position_ms + 2000,
         "b_to": piece.to_position_ms,
         "b_ms": piece.ms,
     }
-    if last_window_id is not None and q.run(conn, "extend_window", params).rowcount == 1:
-        return last_window_id
-    params.update(b_user=key.user_id, b_project=key.project_id, b_lesson=key.lesson_id)
-    del params["b_window"], params["b_from_lo"], params["b_from_hi"]
-    return q.run(conn, "insert_window", params).fetchone()[0]
+    if extend:
+        params.update(b_window=last_window_id, b_from_lo=piece.from_position_ms - 2000,
+                      b_from_hi=piece.from_position_ms + 2000)
+    else:
+        params.update(b_user=key.user_id, b_project=key.project_id, b_lesson=key.lesson_id,
+                      b_from=piece.from_position_ms)
+    return params
 
 
 @dataclass
@@ -748,13 +746,20 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
 def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed) -> None:
     """Write a computed outcome; raise _Retry when the session is no longer the version that was read.
 
-    _Retry is raised before anything is written (the group commit counts on it).
+    On SQLite, _Retry is raised before anything is written (the group commit
+    counts on it). On PostgreSQL the user's lock and every write that needs no
+    answer go in one round trip (a pipeline); _Retry comes after it, and the
+    caller rolls the transaction back.
     """
     q = _q()
     out = done.out
     state = out.session
-    if q.is_postgresql:
-        q.run(conn, "lock_user", {"b_user": key.user_id})
+    checks = (out.user.next_check_after_ms, out.user.pending_check_id, out.user.pending_due_ms)
+    checks_changed = checks != (user_before.next_check_after_ms, user_before.pending_check_id,
+                                user_before.pending_due_ms)
+    if checks_changed and done.created_check is not None:
+        db.session.add(done.created_check)  # only ever in the Session's transaction, whose connection conn is
+        db.session.flush()
     params = {
         "b_sid": session_id,
         "b_version": row.version,
@@ -772,26 +777,39 @@ def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserS
         "b_until": out.user.credited_until_ms,
         "b_playing_ms": out.user.playing_ms,
     }
-    # The versioned session update comes first: a heartbeat that lost a race writes nothing at all.
-    if q.run(conn, "write_session", params).rowcount != 1:
+    pieces = out.credited
+    extended = None
+    with conn.pipeline() if q.is_postgresql else nullcontext():
+        if q.is_postgresql:
+            q.run(conn, "lock_user", {"b_user": key.user_id})
+        # The versioned session update comes first: a heartbeat that lost a race writes nothing at all.
+        written = q.run(conn, "write_session", params)
+        if not q.is_postgresql and written.rowcount != 1:
+            raise _Retry()
+        if pieces and row.last_window_id is not None:  # only the first piece can continue the last window
+            extended = q.run(conn, "extend_window",
+                             _window_params(session_id, key, row.last_window_id, pieces[0], extend=True))
+        for piece in pieces:
+            q.run(conn, "add_to_day", {"b_user": key.user_id, "b_day": piece.day, "b_ms": piece.ms})
+        if done.progress is not None:
+            q.run(conn, "write_progress", done.progress)
+        if checks_changed:
+            q.run(conn, "write_user_checks",
+                  {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]})
+    if written.rowcount != 1:
         raise _Retry()
-    if out.credited:
-        window_id = row.last_window_id
-        for piece in out.credited:
-            window_id = _add_window(conn, session_id, key, window_id, piece)
-            day = {"b_user": key.user_id, "b_day": piece.day, "b_ms": piece.ms}
-            if q.run(conn, "add_to_day", day).rowcount == 0:
-                q.run(conn, "insert_day", day)
-        if window_id != row.last_window_id:
-            q.run(conn, "point_at_window", {"b_sid": session_id, "b_window": window_id})
-    if done.progress is not None:
-        q.run(conn, "write_progress", done.progress)
-    checks = (out.user.next_check_after_ms, out.user.pending_check_id, out.user.pending_due_ms)
-    if checks != (user_before.next_check_after_ms, user_before.pending_check_id, user_before.pending_due_ms):
-        if done.created_check is not None:
-            db.session.add(done.created_check)
-            db.session.flush()
-        q.run(conn, "write_user_checks", {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]})
+    window_id = row.last_window_id
+    for i, piece in enumerate(pieces):
+        if i == 0:
+            if extended is not None and extended.rowcount == 1:
+                continue
+        elif q.run(conn, "extend_window",
+                   _window_params(session_id, key, window_id, piece, extend=True)).rowcount == 1:
+            continue
+        window_id = q.run(conn, "insert_window",
+                          _window_params(session_id, key, window_id, piece, extend=False)).fetchone()[0]
+    if window_id != row.last_window_id:
+        q.run(conn, "point_at_window", {"b_sid": session_id, "b_window": window_id})
 
 
 def _count_reason(session_id: int, reason: str) -> None:
