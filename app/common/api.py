@@ -105,6 +105,10 @@ def parse_json(model: type[M], max_bytes: int = 64 * 1024) -> M:
         # text/plain is what navigator.sendBeacon sends with a string body.
         raise api_error(415, "not_json", _("Send the body as JSON (Content-Type: application/json)."))
     try:
+        return model.model_validate_json(raw)  # the common case in one pass (pydantic's own parser)
+    except ValidationError:
+        pass  # say what is wrong exactly as below (NaN, not an object, the first bad field)
+    try:
         data = json.loads(raw.decode("utf-8") or "null", parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
         raise api_error(400, "invalid_json", _("The body is not valid JSON."))
