@@ -1041,7 +1041,7 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
             _apply_heartbeat(driver_connection(session_conn), key, session_id, plan)
     else:
         plan = _decide_heartbeat(conn, key, ctx, session_id, hb, in_write=False)
-        if db.session().in_transaction():
+        if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # a cache miss read through the Session: end it before writing
         simple = plan.done is not None and plan.done.created_check is None
         group = _group_commit()

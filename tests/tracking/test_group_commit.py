@@ -27,14 +27,24 @@ def _day_totals(user_id: int) -> dict[str, int]:
     return {str(day): ms for day, ms in rows}
 
 
-def test_a_failing_write_is_undone_alone(app, make_user):
-    """A lost race fails alone; a write that fails part-way is undone and the others are written again."""
+@pytest.fixture
+def group(app):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("group commit is SQLite's (PostgreSQL writers run side by side)")
-    user = make_user()
+    committer = service._group_commit()
+    assert committer is not None
+    return committer
+
+
+@pytest.fixture
+def user(app, make_user):
+    learner = make_user()
     db.session.commit()
-    group = service._group_commit()
-    assert group is not None
+    return learner
+
+
+def test_a_failing_write_is_undone_alone(app, group, user):
+    """A lost race fails alone; a write that fails part-way is undone and the others are written again."""
 
     def lost_race(conn):
         raise service._Retry()  # as _write: before writing anything
@@ -80,12 +90,7 @@ def test_a_failing_write_is_undone_alone(app, make_user):
     assert not group._is_leading and group._queue == []
 
 
-def test_a_failed_commit_fails_every_write_of_the_batch(app, make_user, monkeypatch):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("group commit is SQLite's")
-    user = make_user()
-    db.session.commit()
-    group = service._group_commit()
+def test_a_failed_commit_fails_every_write_of_the_batch(group, user, monkeypatch):
 
     def broken_gate():
         raise OSError("disk full")
@@ -121,12 +126,7 @@ class _FailingCommit:
         return Cursor()
 
 
-def test_a_failed_commit_rolls_the_whole_batch_back(app, make_user):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("group commit is SQLite's")
-    user = make_user()
-    db.session.commit()
-    group = service._group_commit()
+def test_a_failed_commit_rolls_the_whole_batch_back(group, user):
     with dbapi_connection() as conn:
         with pytest.raises(sqlite3.OperationalError):
             group.run(_FailingCommit(conn), _add_day(user.id, date(2026, 3, 1), 100))
