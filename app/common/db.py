@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -83,14 +84,26 @@ def dbapi_connection() -> Iterator:
     """A pooled DBAPI connection used without SQLAlchemy's Session, for a hot path's plain SQL.
 
     SQLAlchemy's Session and execution layer cost several times what the
-    database does for a one-row statement. On SQLite the connection is in
-    autocommit mode (each statement is its own transaction) until the caller
-    runs BEGIN; on PostgreSQL its first statement opens a transaction that the
-    caller commits or rolls back. It goes back to the pool, rolled back, at the
-    end of the block.
+    database does for a one-row statement. On both databases the connection
+    is in autocommit mode (each statement is its own transaction) until the
+    caller sends BEGIN, and then until it commits or rolls back: on
+    PostgreSQL that saves psycopg's own BEGIN round trip, and lets the caller
+    queue BEGIN with its first statements in a pipeline. It goes back to the
+    pool, rolled back, at the end of the block.
     """
     pooled = db.engine.raw_connection()
+    conn = pooled.dbapi_connection
+    postgresql = db.engine.dialect.name == "postgresql"
     try:
-        yield pooled.dbapi_connection
+        if postgresql:
+            conn.autocommit = True
+        yield conn
     finally:
+        if postgresql:
+            try:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.rollback()
+                conn.autocommit = False
+            except Exception:
+                pooled.invalidate()  # never hand a broken or autocommit connection back to the pool
         pooled.close()

@@ -3,9 +3,11 @@
 The crediting itself is decided by app.tracking.rules; this module loads what
 the rules need, calls them and stores the result. A heartbeat reads what it
 needs in one SELECT, lets the rules decide, then writes in one short write
-transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL the user's lock row is
-taken with SELECT ... FOR UPDATE) that only succeeds if the session is still the
-version it read; otherwise it is recomputed (see "database helpers"). Every
+transaction. On SQLite the read is outside any transaction and the write
+(BEGIN IMMEDIATE, shared with the worker's other heartbeats) only succeeds if
+the session is still the version it read; otherwise it is recomputed. On
+PostgreSQL the read takes the user's lock row (SELECT ... FOR UPDATE) and the
+writes and COMMIT follow in one round trip (see "database helpers"). Every
 answer is sent after its transaction committed (R11).
 
 Functions for pages and the API (seconds are floats rounded to 0.001):
@@ -56,6 +58,7 @@ from typing import NamedTuple
 from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from psycopg.pq import TransactionStatus
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -213,15 +216,19 @@ def _own_session(user_id: int, session_id: int, conn=None) -> SessionKey:
 
 # ----------------------------------------------------------------- database helpers
 #
-# A heartbeat reads everything it needs in one SELECT outside any write lock,
-# lets the rules decide, then writes in one short transaction whose session
-# update only succeeds if the session is still at the version it read
-# (optimistic concurrency). Every write to a session bumps its version, and
+# SQLite: a heartbeat reads everything it needs in one SELECT outside any
+# transaction, lets the rules decide, then writes in one short transaction
+# whose session update only succeeds if the session is still at the version it
+# read (optimistic concurrency). Every write to a session bumps its version, and
 # only the one open session of a user is ever credited (R5), so a heartbeat
 # that lost a race is simply recomputed from fresh state; after a few lost
-# races it is computed entirely under the user's lock. On PostgreSQL the write
-# transaction also takes the user's lock row first, so that every write of a
-# user happens in the same lock order (user row, then session row).
+# races it is computed entirely under the user's lock.
+#
+# PostgreSQL: the read is the start of the write transaction and takes the
+# user's lock row first (BEGIN, the lock and the read in one round trip; the
+# writes and COMMIT in a second). Every write of a user takes that lock first,
+# in the same order (user row, then session row), so the version check there
+# only guards against a writer that forgot it.
 
 
 class _Retry(Exception):
@@ -452,6 +459,10 @@ class _SessionRow(NamedTuple):
     pending_due_ms: int | None
     day_a_ms: int | None
     day_b_ms: int | None
+    #: the session's last credit window (NULL when it has none or it was removed): where it ends
+    window_end_ms: int | None
+    window_day: date | None
+    window_to_ms: int | None
 
 
 # The hot path's statements as plain SQL run through the connection (no compilation, no ORM):
@@ -464,11 +475,13 @@ _SQL = {
                p.id, p.credited_ms, p.covered, p.covered_ms, p.is_complete, p.max_position_ms,
                u.credited_until_ms, u.next_check_after_ms, u.pending_check_id, u.pending_due_ms,
                (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_a),
-               (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_b)
+               (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_b),
+               w.ended_at, w.day, w.to_position_ms
         FROM playback_sessions s
         LEFT JOIN lesson_progress p
                ON p.user_id = s.user_id AND p.project_id = s.project_id AND p.lesson_id = s.lesson_id
         LEFT JOIN tracking_user_states u ON u.user_id = s.user_id
+        LEFT JOIN credit_windows w ON w.id = s.last_window_id
         WHERE s.id = :b_sid""",
     "session_key": "SELECT user_id, project_id, lesson_id FROM playback_sessions WHERE id = :b_sid",
     "lock_user": "SELECT user_id FROM tracking_user_states WHERE user_id = :b_user FOR UPDATE",
@@ -489,8 +502,7 @@ _SQL = {
         WHERE id = :b_pid""",
     "extend_window": """
         UPDATE credit_windows SET ended_at = :b_end, to_position_ms = :b_to, credited_ms = credited_ms + :b_ms
-        WHERE id = :b_window AND ended_at = :b_start AND day = :b_day
-          AND to_position_ms BETWEEN :b_from_lo AND :b_from_hi""",
+        WHERE id = :b_window""",
     "insert_window": """
         INSERT INTO credit_windows (session_id, user_id, project_id, lesson_id, day, started_at, ended_at,
                                     from_position_ms, to_position_ms, credited_ms)
@@ -503,14 +515,63 @@ _SQL = {
 }
 
 
+# PostgreSQL only: a heartbeat's writes and its COMMIT go to the server in one pipeline, no answer awaited.
+_PG_SQL = {
+    # The read that starts a heartbeat's write transaction: it takes the user's lock row (no row when the
+    # session or that row is gone: the locked path sorts it out).
+    "read_locked": _SQL["read"].replace("LEFT JOIN tracking_user_states u", "JOIN tracking_user_states u")
+    + " FOR UPDATE OF u",
+    # The versioned session update fails the transaction (a division by zero) when the session moved on
+    # since it was read, so that the writes and the COMMIT queued behind it in the pipeline are undone.
+    "write_session_or_fail": f"WITH s AS ({_SQL['write_session']} RETURNING 1) SELECT 1 / count(*) FROM s",
+    # A new credit window, and its session pointing at it.
+    "insert_window_point": f"""
+        WITH w AS ({_SQL['insert_window']})
+        UPDATE playback_sessions SET last_window_id = w.id FROM w WHERE playback_sessions.id = :b_sid""",
+}
+
+
+def _renamed(sql: str, prefix: str) -> str:
+    """A statement of _SQL with its :b_ parameters renamed :<prefix>_, to join others in one statement."""
+    return sql.replace(":b_", f":{prefix}_")
+
+
+def _pg_write_all(parts: tuple[str, ...]) -> str:
+    """A heartbeat's writes as one PostgreSQL statement; parts among "insert", "extend", "day", "progress".
+
+    Every part is a data-modifying WITH query, run once and to completion; the
+    final division by zero when the versioned session update found no row
+    undoes them all (a lost race). Parameters: write_session's :b_*, and
+    :w_* insert_window, :x_* extend_window, :d_* add_to_day, :p_* write_progress.
+    """
+    queries = []
+    session = _SQL["write_session"]
+    if "insert" in parts:  # the new window, and the session pointing at it
+        queries.append(f"w AS ({_renamed(_SQL['insert_window'], 'w')})")
+        session = session.replace("last_window_id = :b_window", "last_window_id = (SELECT id FROM w)")
+    queries.append(f"s AS ({session} RETURNING 1)")
+    if "extend" in parts:
+        queries.append(f"x AS ({_renamed(_SQL['extend_window'], 'x')})")
+    if "day" in parts:
+        queries.append(f"d AS ({_renamed(_SQL['add_to_day'], 'd')})")
+    if "progress" in parts:
+        queries.append(f"p AS ({_renamed(_SQL['write_progress'], 'p')})")
+    return "WITH " + ",\n".join(queries) + "\nSELECT 1 / count(*) FROM s"
+
+
 class _Sql:
     """The hot path's SQL for one dialect, with values converted the way SQLAlchemy stores them."""
 
     def __init__(self, dialect: str):
         self.is_postgresql = dialect == "postgresql"
-        self.sql = {name: driver_sql(text, dialect) for name, text in _SQL.items()}
+        self.stale_version = ()  # what a lost race raises from a pipeline (PostgreSQL); nothing on SQLite
+        statements = {**_SQL, **_PG_SQL} if self.is_postgresql else _SQL
+        self.sql = {name: driver_sql(text, dialect) for name, text in statements.items()}
         if self.is_postgresql:
+            from psycopg.errors import DivisionByZero
             from psycopg.types.json import Json
+
+            self.stale_version: type[Exception] | tuple = DivisionByZero
 
             self._converters = {list: Json, dict: Json}
         else:  # as SQLAlchemy stores them on SQLite
@@ -521,29 +582,52 @@ class _Sql:
                 date: date.isoformat,
             }
 
-    def run(self, conn, name: str, params: dict):
+    def run(self, conn, name: str, params: dict, cursor=None):
         """Execute a statement on `conn`, a DBAPI connection (in its current transaction); return the cursor.
 
         SQLAlchemy's execution layer costs several times what SQLite itself does
         for these one-row statements, so the hot path hands them to the driver.
         """
-        cursor = conn.cursor()
+        cursor = cursor or conn.cursor()
         converters = self._converters
         cursor.execute(self.sql[name], {
             k: v if (convert := converters.get(type(v))) is None else convert(v) for k, v in params.items()
         })
         return cursor
 
-    def read(self, conn, params: dict) -> _SessionRow | None:
-        raw = self.run(conn, "read", params).fetchone()
+    def write_all(self, parts: tuple[str, ...]) -> str:
+        """The name of the PostgreSQL statement doing a heartbeat's writes of this shape (made on first use)."""
+        name = "write_all:" + ",".join(parts)
+        if name not in self.sql:
+            self.sql[name] = driver_sql(_pg_write_all(parts), "postgresql")
+        return name
+
+    def read(self, conn, params: dict, lock: bool = False) -> _SessionRow | None:
+        """Read a heartbeat's row; lock (PostgreSQL): BEGIN and take the user's lock with it, one round trip."""
+        if not lock:
+            raw = self.run(conn, "read", params).fetchone()
+        else:
+            cursor = conn.cursor()
+            with conn.pipeline():
+                cursor.execute(b"BEGIN")
+                self.run(conn, "read_locked", params, cursor)  # the cursor keeps its last statement's result
+            raw = cursor.fetchone()
         if raw is None:
             return None
         row = _SessionRow(*raw)
-        if not self.is_postgresql:  # SQLite hands back JSON as text and booleans as integers
+        if self.is_postgresql:
+            if row.window_end_ms is not None:
+                row = row._replace(window_end_ms=rules.to_ms(row.window_end_ms))
+        else:  # SQLite hands back JSON, dates and timestamps as text and booleans as integers
             row = row._replace(
                 held=_loads(row.held), reasons=_loads(row.reasons), covered=_loads(row.covered),
                 is_playing=bool(row.is_playing), is_visible=bool(row.is_visible), is_complete=bool(row.is_complete),
             )
+            if row.window_end_ms is not None:
+                row = row._replace(
+                    window_end_ms=rules.to_ms(datetime.fromisoformat(row.window_end_ms).replace(tzinfo=timezone.utc)),
+                    window_day=date.fromisoformat(row.window_day),
+                )
         return row
 
 
@@ -588,8 +672,13 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
     conn is a DBAPI connection; in_write says it is the Session's, in a write transaction.
     """
     params = {"b_sid": session_id, "b_day_a": days[0], "b_day_b": days[-1]}
-    row = _q().read(conn, params)
+    # PostgreSQL's hot path reads under the user's lock, which its writes then keep: they go with the
+    # COMMIT in one round trip. SQLite reads outside any transaction; its writes check the version.
+    lock = _q().is_postgresql and not in_write
+    row = _q().read(conn, params, lock)
     if row is None:
+        if lock:
+            raise _NeedsLock()  # the session or the user's lock row is gone
         raise NotFound(_("No such playback session."), code="session_not_found")
     if row.progress_id is None or row.next_check_after_ms is None:
         # Both are made when the session opens; recreate what an administrator's cleanup removed
@@ -685,23 +774,39 @@ class _DayTotals(Mapping):
         return len(self.days)
 
 
-def _window_params(session_id: int, key: SessionKey, last_window_id: int | None, piece: rules.Piece,
-                   extend: bool) -> dict:
-    """Parameters of extend_window (the session's last window, when contiguous) or insert_window."""
-    params = {
-        "b_sid": session_id,
-        "b_start": rules.from_ms(piece.start_ms),
-        "b_end": rules.from_ms(piece.end_ms),
-        "b_day": piece.day,
-        "b_to": piece.to_position_ms,
-        "b_ms": piece.ms,
-    }
+def _continues(end_ms: int, day: date, to_position_ms: int, piece: rules.Piece) -> bool:
+    """Does the piece continue a credit window that ends there (same day, no gap, within 2 s of its position)?"""
+    return piece.start_ms == end_ms and piece.day == day and abs(piece.from_position_ms - to_position_ms) <= 2000
+
+
+def _window_runs(row, pieces: tuple[rules.Piece, ...]) -> list[tuple[bool, rules.Piece]]:
+    """The credit windows a heartbeat writes: (extends the session's last window?, the stretch it covers).
+
+    Decided from the read (the window can only change with its session's version): the first piece
+    may continue the session's last window, and a piece that continues the one before it joins it.
+    """
+    runs: list[tuple[bool, rules.Piece]] = []
+    for piece in pieces:
+        if runs:
+            extends, last = runs[-1]
+            if _continues(last.end_ms, last.day, last.to_position_ms, piece):
+                runs[-1] = (extends, replace(last, end_ms=piece.end_ms, to_position_ms=piece.to_position_ms))
+                continue
+        elif row.window_end_ms is not None and _continues(row.window_end_ms, row.window_day, row.window_to_ms, piece):
+            runs.append((True, piece))
+            continue
+        runs.append((False, piece))
+    return runs
+
+
+def _window_params(session_id: int, key: SessionKey, window_id: int | None, run: rules.Piece, extend: bool) -> dict:
+    """Parameters of extend_window (window_id: the session's last window) or insert_window."""
+    params = {"b_end": rules.from_ms(run.end_ms), "b_to": run.to_position_ms, "b_ms": run.ms}
     if extend:
-        params.update(b_window=last_window_id, b_from_lo=piece.from_position_ms - 2000,
-                      b_from_hi=piece.from_position_ms + 2000)
+        params["b_window"] = window_id
     else:
-        params.update(b_user=key.user_id, b_project=key.project_id, b_lesson=key.lesson_id,
-                      b_from=piece.from_position_ms)
+        params.update(b_sid=session_id, b_user=key.user_id, b_project=key.project_id, b_lesson=key.lesson_id,
+                      b_day=run.day, b_start=rules.from_ms(run.start_ms), b_from=run.from_position_ms)
     return params
 
 
@@ -743,13 +848,16 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
     return _Computed(out, {"credited_s": _s(lesson_ms), "covered_s": _s(covered), "complete": complete}, progress)
 
 
-def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed) -> None:
+def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed,
+           commit: bool = False) -> None:
     """Write a computed outcome; raise _Retry when the session is no longer the version that was read.
 
     On SQLite, _Retry is raised before anything is written (the group commit
-    counts on it). On PostgreSQL the user's lock and every write that needs no
-    answer go in one round trip (a pipeline); _Retry comes after it, and the
-    caller rolls the transaction back.
+    counts on it). On PostgreSQL every write, and the COMMIT when `commit` is
+    set, go in one round trip (a pipeline; the usual heartbeat's writes are
+    one statement): the versioned session update fails the transaction when
+    it lost a race, which undoes the rest, and the caller rolls back. The
+    caller holds the user's lock on PostgreSQL.
     """
     q = _q()
     out = done.out
@@ -777,38 +885,55 @@ def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserS
         "b_until": out.user.credited_until_ms,
         "b_playing_ms": out.user.playing_ms,
     }
-    pieces = out.credited
-    extended = None
-    with conn.pipeline() if q.is_postgresql else nullcontext():
-        if q.is_postgresql:
-            q.run(conn, "lock_user", {"b_user": key.user_id})
-        # The versioned session update comes first: a heartbeat that lost a race writes nothing at all.
-        written = q.run(conn, "write_session", params)
-        if not q.is_postgresql and written.rowcount != 1:
-            raise _Retry()
-        if pieces and row.last_window_id is not None:  # only the first piece can continue the last window
-            extended = q.run(conn, "extend_window",
-                             _window_params(session_id, key, row.last_window_id, pieces[0], extend=True))
-        for piece in pieces:
-            q.run(conn, "add_to_day", {"b_user": key.user_id, "b_day": piece.day, "b_ms": piece.ms})
+    runs = _window_runs(row, out.credited)
+    if q.is_postgresql and len(runs) <= 1 and not checks_changed:
+        # The usual heartbeat: all its writes in one statement, and the COMMIT with it in one round trip.
+        parts = []
+        for extends, run in runs:
+            window = _window_params(session_id, key, row.last_window_id, run, extend=extends)
+            parts.append("extend" if extends else "insert")
+            params.update((("x_" if extends else "w_") + k[2:], v) for k, v in window.items())
+            parts.append("day")  # one stretch: one day
+            params.update(d_user=key.user_id, d_day=run.day, d_ms=run.ms)
         if done.progress is not None:
-            q.run(conn, "write_progress", done.progress)
-        if checks_changed:
-            q.run(conn, "write_user_checks",
-                  {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]})
-    if written.rowcount != 1:
-        raise _Retry()
+            parts.append("progress")
+            params.update(("p_" + k[2:], v) for k, v in done.progress.items())
+        try:
+            with conn.pipeline():
+                q.run(conn, q.write_all(tuple(parts)), params)
+                if commit:
+                    conn.cursor().execute(b"COMMIT")
+        except q.stale_version:
+            raise _Retry() from None
+        return
     window_id = row.last_window_id
-    for i, piece in enumerate(pieces):
-        if i == 0:
-            if extended is not None and extended.rowcount == 1:
-                continue
-        elif q.run(conn, "extend_window",
-                   _window_params(session_id, key, window_id, piece, extend=True)).rowcount == 1:
-            continue
-        window_id = q.run(conn, "insert_window",
-                          _window_params(session_id, key, window_id, piece, extend=False)).fetchone()[0]
-    if window_id != row.last_window_id:
+    try:
+        with conn.pipeline() if q.is_postgresql else nullcontext():
+            # The versioned session update comes first: a heartbeat that lost a race writes nothing at all.
+            if q.is_postgresql:
+                q.run(conn, "write_session_or_fail", params)
+            elif q.run(conn, "write_session", params).rowcount != 1:
+                raise _Retry()
+            for extends, run in runs:
+                if extends:
+                    q.run(conn, "extend_window", _window_params(session_id, key, window_id, run, extend=True))
+                elif q.is_postgresql:
+                    q.run(conn, "insert_window_point", _window_params(session_id, key, None, run, extend=False))
+                else:
+                    window_id = q.run(conn, "insert_window",
+                                      _window_params(session_id, key, None, run, extend=False)).fetchone()[0]
+            for piece in out.credited:
+                q.run(conn, "add_to_day", {"b_user": key.user_id, "b_day": piece.day, "b_ms": piece.ms})
+            if done.progress is not None:
+                q.run(conn, "write_progress", done.progress)
+            if checks_changed:
+                q.run(conn, "write_user_checks",
+                      {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]})
+            if commit:
+                conn.cursor().execute(b"COMMIT")
+    except q.stale_version:
+        raise _Retry() from None
+    if window_id != row.last_window_id:  # SQLite: point the session at its new window
         q.run(conn, "point_at_window", {"b_sid": session_id, "b_window": window_id})
 
 
@@ -1025,9 +1150,15 @@ class _Plan:
 
 
 def _end_read(conn) -> None:
-    """End the read transaction PostgreSQL opened on the hot connection (SQLite's reads are autocommit)."""
+    """End the transaction of PostgreSQL's locked read on the hot connection (SQLite reads in autocommit).
+
+    It wrote nothing, so it is committed unless it failed: a rollback makes psycopg drop its prepared statements.
+    """
     if _q().is_postgresql:
-        conn.rollback()
+        if conn.info.transaction_status == TransactionStatus.INERROR:
+            conn.rollback()
+        else:
+            conn.commit()
 
 
 def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
@@ -1049,10 +1180,9 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
             # SQLite: queued with this worker's other heartbeats in one write transaction.
             group.run(conn, lambda c: _write(c, session_id, key, plan.row, plan.user_state, plan.done))
         elif simple and _q().is_postgresql:
-            # PostgreSQL: the writes follow the read in the same transaction on the same connection.
+            # PostgreSQL: the writes and the COMMIT follow the locked read on the same connection, one round trip.
             try:
-                _write(conn, session_id, key, plan.row, plan.user_state, plan.done)
-                conn.commit()
+                _write(conn, session_id, key, plan.row, plan.user_state, plan.done, commit=True)
             except BaseException:
                 conn.rollback()
                 raise
@@ -1095,9 +1225,9 @@ def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int
 
 def _apply_heartbeat(conn, key: SessionKey, session_id: int, plan: _Plan) -> None:
     """Write a plan in the Session's write transaction (conn is its DBAPI connection)."""
+    if _q().is_postgresql:
+        _q().run(conn, "lock_user", {"b_user": key.user_id})
     if plan.count_superseded:
-        if _q().is_postgresql:
-            _q().run(conn, "lock_user", {"b_user": key.user_id})
         _count_reason(session_id, "superseded")
     elif plan.done is not None:
         _write(conn, session_id, key, plan.row, plan.user_state, plan.done)
