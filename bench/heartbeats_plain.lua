@@ -1,5 +1,14 @@
 -- wrk script for bench/heartbeats.py's baseline (/healthz): plain GETs of the
 -- URL given to wrk, reported in the same JSON shape as heartbeats.lua.
+-- With the arguments POST BODY (bench/bare.py) it POSTs BODY as JSON instead.
+
+function init(args)
+  if args[1] == "POST" then
+    wrk.method = "POST"
+    wrk.body = args[2]
+    wrk.headers["Content-Type"] = "application/json"
+  end
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

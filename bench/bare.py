@@ -1,0 +1,66 @@
+"""Calibrate bench/heartbeats.py on this machine: the issue's bare Flask handler (one raw-SQL read and one
+short write transaction on SQLite) against its own /healthz, under the same gunicorn command and wrk settings.
+
+    .venv/bin/python bench/bare.py [--duration 15] [--connections 32]
+
+Prints the figures like heartbeats.py; the last line is one JSON object with
+the keys bare_per_s, healthz_per_s, ratio, p50_ms, p99_ms.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from heartbeats import BENCH, describe, free_port, gunicorn_command, log, run_wrk, wait_ready
+
+sys.path.insert(0, str(BENCH))
+from bare_app import init_db  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measured wrk run")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="xueshi-bare-"))
+    database = workdir / "bare.db"
+    init_db(str(database), 1000)
+    port = free_port()
+    cmd = gunicorn_command(port, None, None, workdir / "access.log")
+    cmd[-1:] = ["--chdir", str(BENCH), "bare_app:app"]
+    log("server: gunicorn " + " ".join(cmd[1:]))
+    server = subprocess.Popen(cmd, env={**os.environ, "BARE_DB": str(database)}, start_new_session=True)
+    try:
+        wait_ready(port, server)
+        beat = ["POST", '{"add": 1}']
+        run_wrk(port, "/healthz", args, 3)  # warm-up
+        run_wrk(port, "/beat/1", args, 3, beat)
+        healthz_before = run_wrk(port, "/healthz", args, args.duration)
+        log(describe("/healthz", healthz_before))
+        bare = run_wrk(port, "/beat/1", args, args.duration, beat)
+        log(describe("bare", bare))
+        healthz_after = run_wrk(port, "/healthz", args, args.duration)
+        log(describe("/healthz", healthz_after))
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    healthz_per_s = (healthz_before["ok_per_s"] + healthz_after["ok_per_s"]) / 2
+    result = {
+        "bare_per_s": round(bare["ok_per_s"], 1),
+        "healthz_per_s": round(healthz_per_s, 1),
+        "ratio": round(bare["ok_per_s"] / healthz_per_s, 3),
+        "p50_ms": round(bare["p50_us"] / 1000, 2),
+        "p99_ms": round(bare["p99_us"] / 1000, 2),
+        "errors": bare["errors"],
+    }
+    log(f"bare handler/s {result['bare_per_s']}, /healthz/s {result['healthz_per_s']}, ratio {result['ratio']}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
