@@ -272,13 +272,17 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
     if script_args:
         cmd += ["--"] + script_args
     time.sleep(PAUSE_BETWEEN_RUNS_S)  # let the server finish what the previous run left queued
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60)
-    if out.returncode != 0:
-        raise SystemExit(f"wrk failed ({out.returncode}): {out.stderr.strip()}")
-    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(duration_s / 2)
+    split = connections_per_worker(port)
+    stdout, stderr = proc.communicate(timeout=duration_s + 60)
+    if proc.returncode != 0:
+        raise SystemExit(f"wrk failed ({proc.returncode}): {stderr.strip()}")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if not lines:
-        raise SystemExit(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
+        raise SystemExit(f"wrk printed no figures:\n{stdout}\n{stderr}")
     result = json.loads(lines[-1])
+    result["connections_per_worker"] = split
     seconds = result["duration_us"] / 1e6
     errors = result["err_connect"] + result["err_read"] + result["err_write"] + result["err_timeout"]
     result["ok_per_s"] = (result["requests"] - result["err_status"]) / seconds
@@ -286,11 +290,28 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
     return result
 
 
+def connections_per_worker(port: int) -> list[int]:
+    """How wrk's keep-alive connections are split among the gunicorn workers (most first), read with ss.
+
+    Each worker accepts connections for itself, so the split is chance: with
+    31 of 32 on one worker a run measures one core. Printed with every run.
+    """
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True).stdout
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        pid = line.partition("pid=")[2].partition(",")[0]
+        if pid:
+            counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
 def describe(name: str, r: dict) -> str:
+    split = "/".join(map(str, r.get("connections_per_worker") or [])) or "?"
     return (f"{name:<11} {r['ok_per_s']:>9.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
             f"p90 {r['p90_us'] / 1000:6.1f} ms  p99 {r['p99_us'] / 1000:6.1f} ms  "
             f"({r['requests']} requests, {r['err_status']} non-2xx, "
-            f"{r['errors'] - r['err_status']} socket errors)")
+            f"{r['errors'] - r['err_status']} socket errors; connections per worker {split})")
 
 
 # ------------------------------------------------------------------ main
@@ -416,6 +437,9 @@ def main() -> int:
             "sessions": len(sessions),
             "interval_s": interval,
             "heartbeat_errors": beats["errors"],
+            "connections_per_worker": {"healthz_before": healthz_before["connections_per_worker"],
+                                       "heartbeats": beats["connections_per_worker"],
+                                       "healthz_after": healthz_after["connections_per_worker"]},
             "credited_check": check,
         }
         log(f"heartbeats/s {result['heartbeats_per_s']}, /healthz/s {result['healthz_per_s']}, "
