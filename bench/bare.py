@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from heartbeats import BENCH, describe, free_port, gunicorn_command, log, run_wrk, wait_ready
+from heartbeats import BENCH, describe, free_port, gunicorn_command, log, run_baseline, run_wrk, wait_ready
 
 sys.path.insert(0, str(BENCH))
 from bare_app import init_db  # noqa: E402
@@ -39,11 +39,11 @@ def main() -> int:
         beat = ["POST", '{"add": 1}']
         run_wrk(port, "/healthz", args, 3)  # warm-up
         run_wrk(port, "/beat/1", args, 3, beat)
-        healthz_before = run_wrk(port, "/healthz", args, args.duration)
+        healthz_before = run_baseline(port, args)
         log(describe("/healthz", healthz_before))
         bare = run_wrk(port, "/beat/1", args, args.duration, beat)
         log(describe("bare", bare))
-        healthz_after = run_wrk(port, "/healthz", args, args.duration)
+        healthz_after = run_baseline(port, args)
         log(describe("/healthz", healthz_after))
     finally:
         os.killpg(server.pid, 15)
