@@ -515,19 +515,12 @@ _SQL = {
 }
 
 
-# PostgreSQL only: a heartbeat's writes and its COMMIT go to the server in one pipeline, no answer awaited.
+# PostgreSQL only (the writes are one statement, see _pg_write_all).
 _PG_SQL = {
     # The read that starts a heartbeat's write transaction: it takes the user's lock row (no row when the
     # session or that row is gone: the locked path sorts it out).
     "read_locked": _SQL["read"].replace("LEFT JOIN tracking_user_states u", "JOIN tracking_user_states u")
     + " FOR UPDATE OF u",
-    # The versioned session update fails the transaction (a division by zero) when the session moved on
-    # since it was read, so that the writes and the COMMIT queued behind it in the pipeline are undone.
-    "write_session_or_fail": f"WITH s AS ({_SQL['write_session']} RETURNING 1) SELECT 1 / count(*) FROM s",
-    # A new credit window, and its session pointing at it.
-    "insert_window_point": f"""
-        WITH w AS ({_SQL['insert_window']})
-        UPDATE playback_sessions SET last_window_id = w.id FROM w WHERE playback_sessions.id = :b_sid""",
 }
 
 
@@ -536,26 +529,26 @@ def _renamed(sql: str, prefix: str) -> str:
     return sql.replace(":b_", f":{prefix}_")
 
 
+# What each part of a heartbeat's writes runs (_write_parts), after the versioned session update.
+_PART_STATEMENTS = {"extend": "extend_window", "insert": "insert_window", "day": "add_to_day",
+                    "progress": "write_progress", "checks": "write_user_checks"}
+
+
 def _pg_write_all(parts: tuple[str, ...]) -> str:
-    """A heartbeat's writes as one PostgreSQL statement; parts among "insert", "extend", "day", "progress".
+    """A heartbeat's writes as one PostgreSQL statement: the session update, then the parts (_write_parts).
 
     Every part is a data-modifying WITH query, run once and to completion; the
     final division by zero when the versioned session update found no row
-    undoes them all (a lost race). Parameters: write_session's :b_*, and
-    :w_* insert_window, :x_* extend_window, :d_* add_to_day, :p_* write_progress.
+    (a lost race) fails the statement, which undoes them all. Parameters:
+    write_session's :b_*, and part i's own as :q<i>_*. The session points at
+    the last window inserted.
     """
-    queries = []
+    queries = [f"q{i} AS ({_renamed(_SQL[_PART_STATEMENTS[part]], f'q{i}')})" for i, part in enumerate(parts)]
     session = _SQL["write_session"]
-    if "insert" in parts:  # the new window, and the session pointing at it
-        queries.append(f"w AS ({_renamed(_SQL['insert_window'], 'w')})")
-        session = session.replace("last_window_id = :b_window", "last_window_id = (SELECT id FROM w)")
+    inserts = [i for i, part in enumerate(parts) if part == "insert"]
+    if inserts:
+        session = session.replace("last_window_id = :b_window", f"last_window_id = (SELECT id FROM q{inserts[-1]})")
     queries.append(f"s AS ({session} RETURNING 1)")
-    if "extend" in parts:
-        queries.append(f"x AS ({_renamed(_SQL['extend_window'], 'x')})")
-    if "day" in parts:
-        queries.append(f"d AS ({_renamed(_SQL['add_to_day'], 'd')})")
-    if "progress" in parts:
-        queries.append(f"p AS ({_renamed(_SQL['write_progress'], 'p')})")
     return "WITH " + ",\n".join(queries) + "\nSELECT 1 / count(*) FROM s"
 
 
@@ -853,10 +846,9 @@ def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserS
     """Write a computed outcome; raise _Retry when the session is no longer the version that was read.
 
     On SQLite, _Retry is raised before anything is written (the group commit
-    counts on it). On PostgreSQL every write, and the COMMIT when `commit` is
-    set, go in one round trip (a pipeline; the usual heartbeat's writes are
-    one statement): the versioned session update fails the transaction when
-    it lost a race, which undoes the rest, and the caller rolls back. The
+    counts on it). On PostgreSQL the writes are one statement, sent with the
+    COMMIT when `commit` is set in one round trip (a pipeline): it fails when
+    the session lost a race, which undoes it, and the caller rolls back. The
     caller holds the user's lock on PostgreSQL.
     """
     q = _q()
@@ -885,55 +877,36 @@ def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserS
         "b_until": out.user.credited_until_ms,
         "b_playing_ms": out.user.playing_ms,
     }
-    runs = _window_runs(row, out.credited)
-    if q.is_postgresql and len(runs) <= 1 and not checks_changed:
-        # The usual heartbeat: all its writes in one statement, and the COMMIT with it in one round trip.
-        parts = []
-        for extends, run in runs:
-            window = _window_params(session_id, key, row.last_window_id, run, extend=extends)
-            parts.append("extend" if extends else "insert")
-            params.update((("x_" if extends else "w_") + k[2:], v) for k, v in window.items())
-            parts.append("day")  # one stretch: one day
-            params.update(d_user=key.user_id, d_day=run.day, d_ms=run.ms)
-        if done.progress is not None:
-            parts.append("progress")
-            params.update(("p_" + k[2:], v) for k, v in done.progress.items())
+    parts = [("extend" if extends else "insert", _window_params(session_id, key, row.last_window_id, run, extends))
+             for extends, run in _window_runs(row, out.credited)]
+    days: dict[date, int] = {}  # one write per day: PostgreSQL's one statement may not change a row twice
+    for piece in out.credited:
+        days[piece.day] = days.get(piece.day, 0) + piece.ms
+    parts += [("day", {"b_user": key.user_id, "b_day": day, "b_ms": ms}) for day, ms in days.items()]
+    if done.progress is not None:
+        parts.append(("progress", done.progress))
+    if checks_changed:
+        parts.append(("checks", {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]}))
+    if q.is_postgresql:
+        for i, (_, values) in enumerate(parts):
+            params.update((f"q{i}_{k[2:]}", v) for k, v in values.items())
         try:
             with conn.pipeline():
-                q.run(conn, q.write_all(tuple(parts)), params)
+                q.run(conn, q.write_all(tuple(part for part, _ in parts)), params)
                 if commit:
                     conn.cursor().execute(b"COMMIT")
         except q.stale_version:
             raise _Retry() from None
         return
+    # SQLite: the versioned session update comes first, so a heartbeat that lost a race writes nothing at all.
+    if q.run(conn, "write_session", params).rowcount != 1:
+        raise _Retry()
     window_id = row.last_window_id
-    try:
-        with conn.pipeline() if q.is_postgresql else nullcontext():
-            # The versioned session update comes first: a heartbeat that lost a race writes nothing at all.
-            if q.is_postgresql:
-                q.run(conn, "write_session_or_fail", params)
-            elif q.run(conn, "write_session", params).rowcount != 1:
-                raise _Retry()
-            for extends, run in runs:
-                if extends:
-                    q.run(conn, "extend_window", _window_params(session_id, key, window_id, run, extend=True))
-                elif q.is_postgresql:
-                    q.run(conn, "insert_window_point", _window_params(session_id, key, None, run, extend=False))
-                else:
-                    window_id = q.run(conn, "insert_window",
-                                      _window_params(session_id, key, None, run, extend=False)).fetchone()[0]
-            for piece in out.credited:
-                q.run(conn, "add_to_day", {"b_user": key.user_id, "b_day": piece.day, "b_ms": piece.ms})
-            if done.progress is not None:
-                q.run(conn, "write_progress", done.progress)
-            if checks_changed:
-                q.run(conn, "write_user_checks",
-                      {"b_user": key.user_id, "b_next": checks[0], "b_check": checks[1], "b_due": checks[2]})
-            if commit:
-                conn.cursor().execute(b"COMMIT")
-    except q.stale_version:
-        raise _Retry() from None
-    if window_id != row.last_window_id:  # SQLite: point the session at its new window
+    for part, values in parts:
+        cursor = q.run(conn, _PART_STATEMENTS[part], values)
+        if part == "insert":
+            window_id = cursor.fetchone()[0]
+    if window_id != row.last_window_id:  # point the session at its new window
         q.run(conn, "point_at_window", {"b_sid": session_id, "b_window": window_id})
 
 
