@@ -34,7 +34,7 @@ run: demo
 	@echo "Xueshi on http://127.0.0.1:$(PORT)  (admin / demo-admin, learner1 / demo-learner)"
 	@$(BIN)/flask media worker & worker=$$!; \
 	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
-	$(BIN)/gunicorn --worker-class gthread --workers $(WORKERS) --threads $(THREADS) \
+	WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/gunicorn -c deploy/gunicorn.conf.py \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 # System packages the browser, media and nginx tests need (Debian; installed once when missing).

@@ -9,9 +9,10 @@ What it does, in one bounded run on loopback only:
    the end) and a generated data set: an org tree, one project with one long
    video lesson, and --learners learners enrolled in it, in classes of 50;
    a Bearer token per learner made in-process with the accounts service;
-2. the app under gunicorn as `make run` serves it (wsgi:app, gthread,
-   WORKERS=2 × THREADS=8, access log on; deploy/gunicorn.conf.py instead when
-   it exists) with the production config, on 127.0.0.1;
+2. the app under gunicorn as `make run` serves it (wsgi:app,
+   deploy/gunicorn.conf.py: WORKERS=2 × THREADS=8 of the gthread worker of
+   app/common/serving.py, access log on) with the production config, on
+   127.0.0.1;
 3. one playback session per learner opened through the API (POST
    /api/v1/playback/sessions);
 4. wrk with bench/heartbeats.lua: every connection cycles through the
@@ -177,22 +178,14 @@ def seed(learners: int, interval_s: int, tokens_file: Path) -> dict:
 # ------------------------------------------------------------------ server
 
 def gunicorn_command(port: int, workers: int | None, threads: int | None, access_log: Path) -> list[str]:
-    """The command `make run` serves with (gthread workers), bound to a loopback port.
+    """The command `make run` serves with (deploy/gunicorn.conf.py), bound to a loopback port.
 
-    deploy/gunicorn.conf.py is used when it exists; otherwise the Makefile's flags
-    (WORKERS and THREADS from the environment, default 2 and 8, as `make run`).
+    WORKERS and THREADS come from the environment as in `make run` (default 2 and 8) unless given here.
     """
-    cmd = [str(VENV_BIN / "gunicorn")]
-    conf = ROOT / "deploy" / "gunicorn.conf.py"
-    if conf.exists():
-        cmd += ["-c", str(conf)]
-    else:
-        cmd += ["--worker-class", "gthread",
-                "--workers", str(workers or os.environ.get("WORKERS", "2")),
-                "--threads", str(threads or os.environ.get("THREADS", "8"))]
-    if conf.exists() and workers:
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
+    if workers:
         cmd += ["--workers", str(workers)]
-    if conf.exists() and threads:
+    if threads:
         cmd += ["--threads", str(threads)]
     # As `make run`: an access log line per request (written to a file here).
     cmd += ["--bind", f"127.0.0.1:{port}", "--access-logfile", str(access_log), "--log-level", "warning"]

@@ -1,0 +1,13 @@
+# gunicorn settings of Xueshi's app server: `make run`, the benchmarks and production use this file.
+#
+#   gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:8000 wsgi:app
+#
+# WORKERS (processes, default 2) and THREADS (per process, default 8) come from the environment.
+# The worker is gunicorn's gthread worker taking a new connection only when it has a thread free
+# (app/common/serving.py): kept-alive connections (nginx's upstream pool, browsers) then spread over
+# the processes instead of piling onto whichever was awake when they opened.
+import os
+
+worker_class = "app.common.serving.ThreadWorker"
+workers = int(os.environ.get("WORKERS", "2"))
+threads = int(os.environ.get("THREADS", "8"))
