@@ -3,11 +3,10 @@
 The crediting itself is decided by app.tracking.rules; this module loads what
 the rules need, calls them and stores the result. A heartbeat reads what it
 needs in one SELECT, lets the rules decide, then writes in one short write
-transaction. On SQLite the read is outside any transaction and the write
-(BEGIN IMMEDIATE, shared with the worker's other heartbeats) only succeeds if
-the session is still the version it read; otherwise it is recomputed. On
-PostgreSQL the read takes the user's lock row (SELECT ... FOR UPDATE) and the
-writes and COMMIT follow in one round trip (see "database helpers"). Every
+transaction. The read is outside any transaction and the write only succeeds
+if the session is still the version it read; otherwise it is recomputed. On
+SQLite the write is BEGIN IMMEDIATE, shared with the worker's other
+heartbeats; on PostgreSQL it is one statement (see "database helpers"). Every
 answer is sent after its transaction committed (R11).
 
 Functions for pages and the API (seconds are floats rounded to 0.001):
@@ -58,7 +57,6 @@ from typing import NamedTuple
 from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from psycopg.pq import TransactionStatus
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -216,19 +214,26 @@ def _own_session(user_id: int, session_id: int, conn=None) -> SessionKey:
 
 # ----------------------------------------------------------------- database helpers
 #
-# SQLite: a heartbeat reads everything it needs in one SELECT outside any
-# transaction, lets the rules decide, then writes in one short transaction
-# whose session update only succeeds if the session is still at the version it
-# read (optimistic concurrency). Every write to a session bumps its version, and
+# A heartbeat reads everything it needs in one SELECT outside any transaction,
+# lets the rules decide, then writes in one short transaction whose session
+# update only succeeds if the session is still at the version it read
+# (optimistic concurrency). Every write to a session bumps its version, and
 # only the one open session of a user is ever credited (R5), so a heartbeat
 # that lost a race is simply recomputed from fresh state; after a few lost
-# races it is computed entirely under the user's lock.
+# races it is computed entirely under the user's lock. Every other writer of a
+# user's tracking rows (opening, ending, presence answers, a heartbeat that
+# issues or clears a presence check) takes the user's lock row first, then the
+# session row.
 #
-# PostgreSQL: the read is the start of the write transaction and takes the
-# user's lock row first (BEGIN, the lock and the read in one round trip; the
-# writes and COMMIT in a second). Every write of a user takes that lock first,
-# in the same order (user row, then session row), so the version check there
-# only guards against a writer that forgot it.
+# SQLite: the write is a BEGIN IMMEDIATE transaction of a few statements,
+# shared with the worker's other heartbeats (_GroupCommit).
+#
+# PostgreSQL: the read and the write are one autocommit statement each, two
+# round trips in all. The write is one statement of data-modifying WITH
+# queries whose versioned session update runs first (it is the one the main
+# query reads), so it takes the session row before any other: a writer holding
+# the user's lock waits for it or makes it find a new version, never the
+# other way round.
 
 
 class _Retry(Exception):
@@ -515,14 +520,6 @@ _SQL = {
 }
 
 
-# PostgreSQL only (the writes are one statement, see _pg_write_all).
-_PG_SQL = {
-    # The read that starts a heartbeat's write transaction: it takes the user's lock row (no row when the
-    # session or that row is gone: the locked path sorts it out).
-    "read_locked": _SQL["read"].replace("LEFT JOIN tracking_user_states u", "JOIN tracking_user_states u")
-    + " FOR UPDATE OF u",
-}
-
 
 def _renamed(sql: str, prefix: str) -> str:
     """A statement of _SQL with its :b_ parameters renamed :<prefix>_, to join others in one statement."""
@@ -557,14 +554,19 @@ class _Sql:
 
     def __init__(self, dialect: str):
         self.is_postgresql = dialect == "postgresql"
-        self.stale_version = ()  # what a lost race raises from a pipeline (PostgreSQL); nothing on SQLite
-        statements = {**_SQL, **_PG_SQL} if self.is_postgresql else _SQL
-        self.sql = {name: driver_sql(text, dialect) for name, text in statements.items()}
+        self.lost_race: tuple[type[Exception], ...] = ()  # what a lost race raises (PostgreSQL); nothing on SQLite
+        self.sql = {name: driver_sql(text, dialect) for name, text in _SQL.items()}
+        # A read under the user's lock also takes the session row on PostgreSQL, so the hot path's
+        # optimistic writes of that session wait for the locked writer (SQLite's BEGIN IMMEDIATE holds
+        # the whole database already).
+        self.sql["read_for_write"] = self.sql["read"] + (" FOR UPDATE OF s" if self.is_postgresql else "")
         if self.is_postgresql:
-            from psycopg.errors import DivisionByZero
+            from psycopg.errors import DeadlockDetected, DivisionByZero
             from psycopg.types.json import Json
 
-            self.stale_version: type[Exception] | tuple = DivisionByZero
+            # The version check's division by zero; a deadlock with another writer of the same session's
+            # rows (a duplicate request racing this one): PostgreSQL undid the statement either way.
+            self.lost_race = (DivisionByZero, DeadlockDetected)
 
             self._converters = {list: Json, dict: Json}
         else:  # as SQLAlchemy stores them on SQLite
@@ -595,16 +597,9 @@ class _Sql:
             self.sql[name] = driver_sql(_pg_write_all(parts), "postgresql")
         return name
 
-    def read(self, conn, params: dict, lock: bool = False) -> _SessionRow | None:
-        """Read a heartbeat's row; lock (PostgreSQL): BEGIN and take the user's lock with it, one round trip."""
-        if not lock:
-            raw = self.run(conn, "read", params).fetchone()
-        else:
-            cursor = conn.cursor()
-            with conn.pipeline():
-                cursor.execute(b"BEGIN")
-                self.run(conn, "read_locked", params, cursor)  # the cursor keeps its last statement's result
-            raw = cursor.fetchone()
+    def read(self, conn, params: dict, for_write: bool = False) -> _SessionRow | None:
+        """Read a heartbeat's row (None when the session does not exist); for_write: in a write transaction."""
+        raw = self.run(conn, "read_for_write" if for_write else "read", params).fetchone()
         if raw is None:
             return None
         row = _SessionRow(*raw)
@@ -665,13 +660,8 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
     conn is a DBAPI connection; in_write says it is the Session's, in a write transaction.
     """
     params = {"b_sid": session_id, "b_day_a": days[0], "b_day_b": days[-1]}
-    # PostgreSQL's hot path reads under the user's lock, which its writes then keep: they go with the
-    # COMMIT in one round trip. SQLite reads outside any transaction; its writes check the version.
-    lock = _q().is_postgresql and not in_write
-    row = _q().read(conn, params, lock)
+    row = _q().read(conn, params, for_write=in_write)
     if row is None:
-        if lock:
-            raise _NeedsLock()  # the session or the user's lock row is gone
         raise NotFound(_("No such playback session."), code="session_not_found")
     if row.progress_id is None or row.next_check_after_ms is None:
         # Both are made when the session opens; recreate what an administrator's cleanup removed
@@ -680,7 +670,7 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
             raise _NeedsLock()
         _ensure_user(db.session.connection(), key.user_id)
         _ensure_progress(key.user_id, key.project_id, key.lesson_id)
-        row = _q().read(conn, params)
+        row = _q().read(conn, params, for_write=True)
     if len(days) <= 2:
         totals: Mapping[date, int] = {days[0]: row.day_a_ms or 0, days[-1]: row.day_b_ms or 0}
     else:
@@ -841,22 +831,23 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
     return _Computed(out, {"credited_s": _s(lesson_ms), "covered_s": _s(covered), "complete": complete}, progress)
 
 
-def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed,
-           commit: bool = False) -> None:
+def _checks(user: rules.UserState) -> tuple:
+    return user.next_check_after_ms, user.pending_check_id, user.pending_due_ms
+
+
+def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserState, done: _Computed) -> None:
     """Write a computed outcome; raise _Retry when the session is no longer the version that was read.
 
     On SQLite, _Retry is raised before anything is written (the group commit
-    counts on it). On PostgreSQL the writes are one statement, sent with the
-    COMMIT when `commit` is set in one round trip (a pipeline): it fails when
-    the session lost a race, which undoes it, and the caller rolls back. The
-    caller holds the user's lock on PostgreSQL.
+    counts on it). On PostgreSQL the writes are one statement: in autocommit
+    (the hot path) it is its own transaction, else part of the caller's; it
+    fails when the session lost a race, which undoes it.
     """
     q = _q()
     out = done.out
     state = out.session
-    checks = (out.user.next_check_after_ms, out.user.pending_check_id, out.user.pending_due_ms)
-    checks_changed = checks != (user_before.next_check_after_ms, user_before.pending_check_id,
-                                user_before.pending_due_ms)
+    checks = _checks(out.user)
+    checks_changed = checks != _checks(user_before)
     if checks_changed and done.created_check is not None:
         db.session.add(done.created_check)  # only ever in the Session's transaction, whose connection conn is
         db.session.flush()
@@ -891,11 +882,8 @@ def _write(conn, session_id: int, key: SessionKey, row, user_before: rules.UserS
         for i, (_, values) in enumerate(parts):
             params.update((f"q{i}_{k[2:]}", v) for k, v in values.items())
         try:
-            with conn.pipeline():
-                q.run(conn, q.write_all(tuple(part for part, _ in parts)), params)
-                if commit:
-                    conn.cursor().execute(b"COMMIT")
-        except q.stale_version:
+            q.run(conn, q.write_all(tuple(part for part, _ in parts)), params)
+        except q.lost_race:
             raise _Retry() from None
         return
     # SQLite: the versioned session update comes first, so a heartbeat that lost a race writes nothing at all.
@@ -939,7 +927,7 @@ def _fold_session(conn, user_id: int, session_id: int, status: str, now: datetim
     """
     row = conn.execute(
         select(S.c.project_id, S.c.lesson_id, S.c.held, S.c.reasons, S.c.credited_until_ms, S.c.playing_ms,
-               S.c.last_position_ms).where(S.c.id == session_id)
+               S.c.last_position_ms).where(S.c.id == session_id).with_for_update()  # a heartbeat's write may be on its way
     ).one()
     values: dict = {"status": status, "closed_at": now, "version": S.c.version + 1}
     if row.held:
@@ -1106,7 +1094,6 @@ def check_heartbeat(conn, user_id: int, session_id: int, body: HeartbeatInput) -
             if locked:
                 raise AssertionError("unreachable: a heartbeat computed under the lock cannot lose a race")
             attempt += 1
-        _end_read(conn)
         db.session.rollback()
 
 
@@ -1120,18 +1107,6 @@ class _Plan:
     row: object = None
     user_state: rules.UserState | None = None
     done: _Computed | None = None
-
-
-def _end_read(conn) -> None:
-    """End the transaction of PostgreSQL's locked read on the hot connection (SQLite reads in autocommit).
-
-    It wrote nothing, so it is committed unless it failed: a rollback makes psycopg drop its prepared statements.
-    """
-    if _q().is_postgresql:
-        if conn.info.transaction_status == TransactionStatus.INERROR:
-            conn.rollback()
-        else:
-            conn.commit()
 
 
 def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
@@ -1152,15 +1127,11 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
         if simple and group is not None:
             # SQLite: queued with this worker's other heartbeats in one write transaction.
             group.run(conn, lambda c: _write(c, session_id, key, plan.row, plan.user_state, plan.done))
-        elif simple and _q().is_postgresql:
-            # PostgreSQL: the writes and the COMMIT follow the locked read on the same connection, one round trip.
-            try:
-                _write(conn, session_id, key, plan.row, plan.user_state, plan.done, commit=True)
-            except BaseException:
-                conn.rollback()
-                raise
+        elif simple and _checks(plan.done.out.user) == _checks(plan.user_state):
+            # PostgreSQL: one statement in autocommit. A heartbeat that issues or clears a presence check
+            # writes the user's row, which only ever happens under the user's lock (below).
+            _write(conn, session_id, key, plan.row, plan.user_state, plan.done)
         else:
-            _end_read(conn)
             if plan.done is not None or plan.count_superseded:
                 with _writing():  # the lock is held for the writes only
                     _apply_heartbeat(driver_connection(db.session.connection()), key, session_id, plan)
