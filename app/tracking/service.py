@@ -60,6 +60,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.accounts import auth
 from app.accounts.models import User
 from app.common import clock
 from app.common.db import driver_connection, driver_sql, write_transaction
@@ -468,6 +469,9 @@ class _SessionRow(NamedTuple):
     window_end_ms: int | None
     window_day: date | None
     window_to_ms: int | None
+    #: with a credential to check (auth.CREDENTIAL_JOINS): the user it signs in, else NULL; a token's expiry
+    auth_user_id: int | None
+    auth_expires_at: object
 
 
 # The hot path's statements as plain SQL run through the connection (no compilation, no ORM):
@@ -481,7 +485,7 @@ _SQL = {
                u.credited_until_ms, u.next_check_after_ms, u.pending_check_id, u.pending_due_ms,
                (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_a),
                (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_b),
-               w.ended_at, w.day, w.to_position_ms
+               w.ended_at, w.day, w.to_position_ms, NULL, NULL
         FROM playback_sessions s
         LEFT JOIN lesson_progress p
                ON p.user_id = s.user_id AND p.project_id = s.project_id AND p.lesson_id = s.lesson_id
@@ -560,6 +564,11 @@ class _Sql:
         # optimistic writes of that session wait for the locked writer (SQLite's BEGIN IMMEDIATE holds
         # the whole database already).
         self.sql["read_for_write"] = self.sql["read"] + (" FOR UPDATE OF s" if self.is_postgresql else "")
+        # The heartbeat's read also checks the request's sign-in: one query, one round trip, for both.
+        for kind, (joins, columns) in auth.CREDENTIAL_JOINS.items():
+            read = _SQL["read"].replace("w.to_position_ms, NULL, NULL", f"w.to_position_ms, {columns}")
+            self.sql[f"read:{kind}"] = driver_sql(read.replace("WHERE s.id = :b_sid", f"{joins}\n        WHERE s.id = :b_sid"),
+                                                  dialect)
         if self.is_postgresql:
             from psycopg.errors import DeadlockDetected, DivisionByZero
             from psycopg.types.json import Json
@@ -597,9 +606,13 @@ class _Sql:
             self.sql[name] = driver_sql(_pg_write_all(parts), "postgresql")
         return name
 
-    def read(self, conn, params: dict, for_write: bool = False) -> _SessionRow | None:
-        """Read a heartbeat's row (None when the session does not exist); for_write: in a write transaction."""
-        raw = self.run(conn, "read_for_write" if for_write else "read", params).fetchone()
+    def read(self, conn, params: dict, for_write: bool = False, credential: str = "") -> _SessionRow | None:
+        """Read a heartbeat's row (None when the session does not exist); for_write: in a write transaction.
+
+        credential: the kind of params["b_credential"] (auth.CREDENTIAL_JOINS) to check with it.
+        """
+        name = f"read:{credential}" if credential else "read_for_write" if for_write else "read"
+        raw = self.run(conn, name, params).fetchone()
         if raw is None:
             return None
         row = _SessionRow(*raw)
@@ -654,13 +667,21 @@ def _lock_user(conn, user_id: int) -> None:
         conn.execute(lock)
 
 
-def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bool):
+def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bool,
+          credential: auth.ApiCredential | None = None):
     """Read a session with its lesson progress, the user's state and day totals; return (row, day totals).
 
     conn is a DBAPI connection; in_write says it is the Session's, in a write transaction.
+    credential: the request's sign-in, checked with the read (see _check_signed_in).
     """
     params = {"b_sid": session_id, "b_day_a": days[0], "b_day_b": days[-1]}
-    row = _q().read(conn, params, for_write=in_write)
+    joined = ""
+    if credential is not None and credential.kind != "user" and not in_write:
+        joined = credential.kind
+        params["b_credential"] = credential.value
+    row = _q().read(conn, params, for_write=in_write, credential=joined)
+    if credential is not None:
+        _check_signed_in(conn, key, credential, row if joined else None)
     if row is None:
         raise NotFound(_("No such playback session."), code="session_not_found")
     if row.progress_id is None or row.next_check_after_ms is None:
@@ -676,6 +697,23 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
     else:
         totals = _DayTotals(key.user_id, days)
     return row, totals
+
+
+def _check_signed_in(conn, key: SessionKey | None, credential: auth.ApiCredential, row: _SessionRow | None) -> None:
+    """Check that the request signs in the session's user: auth.NotSignedIn if nobody, NotFound if someone else.
+
+    row: a read that joined the credential's check, else None. When that check
+    failed, or there was none, the full check decides (a stale cookie may come
+    with a valid Bearer token).
+    """
+    user_id = None if row is None else auth.credential_user_id(credential, row.auth_user_id, row.auth_expires_at)
+    if user_id is None:
+        user_id = auth.get_api_user_id(conn)
+    if user_id is None:
+        raise auth.NotSignedIn()
+    if key is None or user_id != key.user_id:
+        # Another user's session is indistinguishable from a missing one.
+        raise NotFound(_("No such playback session."), code="session_not_found")
 
 
 def _ensure_user(conn, user_id: int) -> None:
@@ -1063,13 +1101,16 @@ _FIELD_MESSAGES = {
 }
 
 
-def check_heartbeat(conn, user_id: int, session_id: int, body: HeartbeatInput) -> dict:
-    """Validate and credit one heartbeat of the user's session (R1–R10); return the answer of TRACKING.md.
+def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body: HeartbeatInput) -> dict:
+    """Validate and credit one heartbeat of the signed-in user's session (R1–R10); return the answer of TRACKING.md.
 
-    conn is a DBAPI connection of the request outside the Session (common.db.dbapi_connection).
-    The answer is only returned once its effects are committed (R11).
+    conn is a DBAPI connection of the request outside the Session (common.db.dbapi_connection);
+    credential is the request's (auth.get_api_credential), checked with the read: auth.NotSignedIn
+    when it signs nobody in. The answer is only returned once its effects are committed (R11).
     """
-    key = _own_session(user_id, session_id, conn)
+    key = _session_key(session_id, conn)
+    if key is None:
+        _check_signed_in(conn, None, credential, None)
     ctx = get_lesson_context(key.project_id, key.lesson_id)
     hb = rules.Heartbeat(
         seq=body.seq,
@@ -1080,14 +1121,11 @@ def check_heartbeat(conn, user_id: int, session_id: int, body: HeartbeatInput) -
         event=body.event,
         from_position_ms=None if body.from_position_s is None else rules.seconds_to_ms(body.from_position_s),
     )
-    field = rules.check_bounds(hb, ctx.duration_ms)
-    if field is not None:
-        raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
     attempt = 0
     while True:
         locked = attempt >= OPTIMISTIC_ATTEMPTS
         try:
-            return _heartbeat_once(conn, key, ctx, session_id, hb, locked=locked)
+            return _heartbeat_once(conn, key, ctx, session_id, hb, locked, credential)
         except _NeedsLock:
             attempt = OPTIMISTIC_ATTEMPTS
         except _Retry:
@@ -1110,16 +1148,16 @@ class _Plan:
 
 
 def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
-                    locked: bool) -> dict:
+                    locked: bool, credential: auth.ApiCredential) -> dict:
     """One attempt: read on `conn` (the request's DBAPI connection), decide, write; raise _Retry on a lost race."""
     if locked:
         with _writing():
             session_conn = db.session.connection()
             _lock_user(session_conn, key.user_id)
-            plan = _decide_heartbeat(driver_connection(session_conn), key, ctx, session_id, hb, in_write=True)
+            plan = _decide_heartbeat(driver_connection(session_conn), key, ctx, session_id, hb, True, credential)
             _apply_heartbeat(driver_connection(session_conn), key, session_id, plan)
     else:
-        plan = _decide_heartbeat(conn, key, ctx, session_id, hb, in_write=False)
+        plan = _decide_heartbeat(conn, key, ctx, session_id, hb, False, credential)
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # a cache miss read through the Session: end it before writing
         simple = plan.done is not None and plan.done.created_check is None
@@ -1141,11 +1179,14 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
 
 
 def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
-                      in_write: bool) -> _Plan:
-    """Read the session and let the rules decide; nothing is written here."""
+                      in_write: bool, credential: auth.ApiCredential) -> _Plan:
+    """Check the sign-in, read the session and let the rules decide; nothing is written here."""
     now = clock.now()  # the server's receipt time (R1); a recomputed heartbeat is stamped again
     now_ms = rules.to_ms(now)
-    row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings), in_write)
+    row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings), in_write, credential)
+    field = rules.check_bounds(hb, ctx.duration_ms)  # after the sign-in check: 401 comes before 400
+    if field is not None:
+        raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
     if row.status != "open":
         return _Plan(error=_closed_error(row.status), count_superseded=row.status == "superseded")
     user_state = _user_state(row)

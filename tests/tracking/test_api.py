@@ -827,6 +827,75 @@ def test_heartbeats_need_a_live_credential(setup, player, clock, spoil):
     assert figures(course)[0] == 30_000
 
 
+@pytest.mark.parametrize("credential", ["revoked token", "bad token", "none"])
+@pytest.mark.parametrize("body", [b"{not json", b'{"seq": 0}', "out of range"])
+def test_a_heartbeat_without_a_live_credential_gets_401_before_its_body_is_judged(setup, player, clock, client,
+                                                                                 credential, body):
+    from sqlalchemy import update
+
+    from app.accounts.models import ApiToken
+
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30)
+    headers = {"Authorization": "Bearer not-a-token"} if credential == "bad token" else dict(course.headers)
+    if credential == "revoked token":
+        db.session.execute(update(ApiToken).values(revoked_at=clock.current))
+        db.session.commit()
+    elif credential == "none":
+        headers = {}
+    clock.advance(15)
+    if body == "out of range":  # well-formed, but past the lesson's end: judged after the sign-in check
+        body = json.dumps({"seq": 99, "position_s": 10_000.0, "playing": True, "visible": True, "rate": 1.0,
+                           "event": "tick"}).encode()
+    response = client.post(f"/api/v1/playback/sessions/{p.session_id}/heartbeats", data=body, headers=headers,
+                           content_type="application/json")
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
+    headers = course.headers if credential != "revoked token" else None
+    if headers:  # the same body with the learner's live token is judged, and refused as bad input
+        response = client.post(f"/api/v1/playback/sessions/{p.session_id}/heartbeats", data=body, headers=headers,
+                               content_type="application/json")
+        assert response.status_code == 400
+    db.session.rollback()
+    assert figures(course)[0] == 30_000
+
+
+def test_a_browser_whose_login_was_revoked_is_still_signed_in_by_its_bearer_token(setup, player, client, clock,
+                                                                                 login):
+    from sqlalchemy import update
+
+    from app.accounts.models import LoginSession
+    from tests.conftest import Auth
+
+    course = setup()
+    login(client, course.learner)
+    p = player(course)  # the cookie and the Bearer token both come with every request
+    p.open()
+    p.play(30)
+    db.session.execute(update(LoginSession).values(revoked_at=clock.current))  # signed out on another device
+    db.session.commit()
+    assert p.play(30, start=False)["credited_s_session"] == 60
+    p.headers = {"X-CSRFToken": Auth(client).csrf()}
+    clock.advance(15)
+    assert p.beat(p.position + 15, expect=401)["error"]["code"] == "unauthorized"  # the cookie alone is worthless
+    db.session.rollback()
+    assert figures(course)[0] == 60_000
+
+
+def test_another_users_live_token_cannot_beat_a_session(setup, player, client, clock, make_user, org_tree, api_token):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30)
+    stranger = make_user("stranger", org=org_tree["school_a1"])
+    p.headers = bearer(api_token(stranger))
+    clock.advance(15)
+    assert p.beat(p.position + 15, expect=404)["error"]["code"] == "session_not_found"
+    db.session.rollback()
+    assert figures(course)[0] == 30_000
+
+
 def test_heartbeats_of_a_signed_in_browser_are_credited_until_logout(setup, player, client, clock, login):
     from tests.conftest import Auth
 

@@ -57,8 +57,9 @@ def test_a_heartbeat_that_loses_a_race_is_recomputed(setup, player, clock, monke
     real = service._decide_heartbeat
     raced = []
 
-    def decide_then_race(conn, key, ctx, session_id, hb, in_write):
-        plan = real(conn, key, ctx, session_id, hb, in_write)
+    def decide_then_race(*args):
+        plan = real(*args)
+        session_id = args[3]
         if not raced:  # another worker writes the session between our read and our write
             raced.append(True)
             db.session.execute(update(PlaybackSession).where(PlaybackSession.id == session_id)
