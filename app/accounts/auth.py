@@ -1,5 +1,6 @@
 """Authentication: password hashing, server-side login sessions, Bearer tokens, API CSRF."""
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -10,10 +11,11 @@ from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFError, validate_csrf
+from flask_wtf.csrf import CSRFError
+from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
-from wtforms import ValidationError
+from werkzeug.http import parse_cookie
 
 from app.accounts.models import ApiToken, LoginSession, User
 from app.common import clock
@@ -176,12 +178,57 @@ def get_api_credential() -> ApiCredential | None:
     loaded = g.get("_login_user")
     if loaded is not None:
         return ApiCredential("user", loaded.id) if loaded.is_authenticated else None
-    sid = session.get("_user_id")
-    if sid:
-        return ApiCredential("session", sid)
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.startswith("Bearer ") else ""
+    return _credential_of(session.get("_user_id"), request.headers.get("Authorization", ""))
+
+
+def _credential_of(login_session_id, authorization: str) -> ApiCredential | None:
+    if login_session_id:
+        return ApiCredential("session", login_session_id)
+    token = authorization[7:].strip() if authorization.startswith("Bearer ") else ""
     return ApiCredential("token", hashlib.sha256(token.encode()).hexdigest()) if token else None
+
+
+def wsgi_api_credential(app: Flask, environ: dict) -> ApiCredential | None:
+    """The credential of an API write read straight off a WSGI environ, for a path below Flask's (heartbeats).
+
+    None unless the request would pass _check_api_csrf as it is: a cookie
+    sign-in needs its CSRF token in a header (a ?csrf_token= comes with a
+    query string, which such a path leaves to Flask). Call it in an app context.
+    """
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    login_session_id = None
+    cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(app.config["SESSION_COOKIE_NAME"])
+    if cookie:
+        try:  # as Flask opens the session; a bad or expired cookie is an empty session there too
+            data = app.session_interface.get_signing_serializer(app).loads(
+                cookie, max_age=int(app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            data = {}
+        login_session_id = data.get("_user_id")
+        if login_session_id and not authorization.startswith("Bearer ") and app.config.get("WTF_CSRF_ENABLED", True):
+            token = environ.get("HTTP_X_CSRFTOKEN") or environ.get("HTTP_X_CSRF_TOKEN")
+            if not csrf_token_holds(data, token):
+                return None
+    return _credential_of(login_session_id, authorization)
+
+
+def csrf_token_holds(session_data, token: str | None) -> bool:
+    """Whether a signed CSRF token matches the session's: Flask-WTF's validate_csrf, on a given session.
+
+    The same keys, salt and time limit (WTF_CSRF_SECRET_KEY or SECRET_KEY,
+    WTF_CSRF_FIELD_NAME, WTF_CSRF_TIME_LIMIT); call it in an app context.
+    """
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if not token or field not in session_data:
+        return False
+    secret = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+    try:
+        signed = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(
+            token, max_age=config.get("WTF_CSRF_TIME_LIMIT", 3600))
+    except BadData:
+        return False
+    return hmac.compare_digest(session_data[field], signed)
 
 
 # The same checks as _LEAN_SQL, as LEFT JOINs for a hot path's own read to make (the heartbeat's):
@@ -279,9 +326,7 @@ def _check_api_csrf() -> None:
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token") or request.args.get("csrf_token")
-    try:
-        validate_csrf(token)
-    except ValidationError:
+    if not csrf_token_holds(session, token):
         raise api_error(400, "csrf", _("The page's security token is missing or expired: reload the page."))
 
 

@@ -1101,12 +1101,20 @@ _FIELD_MESSAGES = {
 }
 
 
-def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body: HeartbeatInput) -> dict:
+class Declined(Exception):
+    """The heartbeat is answered with an error: nothing was written, the caller leaves it to the route."""
+
+
+def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body: HeartbeatInput,
+                    success_only: bool = False) -> dict:
     """Validate and credit one heartbeat of the signed-in user's session (R1–R10); return the answer of TRACKING.md.
 
     conn is a DBAPI connection of the request outside the Session (common.db.dbapi_connection);
     credential is the request's (auth.get_api_credential), checked with the read: auth.NotSignedIn
     when it signs nobody in. The answer is only returned once its effects are committed (R11).
+    success_only: raise Declined, having written nothing, where the answer would be an error that
+    writes (a closed session counts the refused heartbeat); every other error is raised before
+    anything is written anyway.
     """
     key = _session_key(session_id, conn)
     if key is None:
@@ -1125,7 +1133,7 @@ def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body:
     while True:
         locked = attempt >= OPTIMISTIC_ATTEMPTS
         try:
-            return _heartbeat_once(conn, key, ctx, session_id, hb, locked, credential)
+            return _heartbeat_once(conn, key, ctx, session_id, hb, locked, credential, success_only)
         except _NeedsLock:
             attempt = OPTIMISTIC_ATTEMPTS
         except _Retry:
@@ -1148,16 +1156,20 @@ class _Plan:
 
 
 def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
-                    locked: bool, credential: auth.ApiCredential) -> dict:
+                    locked: bool, credential: auth.ApiCredential, success_only: bool) -> dict:
     """One attempt: read on `conn` (the request's DBAPI connection), decide, write; raise _Retry on a lost race."""
     if locked:
         with _writing():
             session_conn = db.session.connection()
             _lock_user(session_conn, key.user_id)
             plan = _decide_heartbeat(driver_connection(session_conn), key, ctx, session_id, hb, True, credential)
+            if success_only and plan.error is not None:
+                raise Declined()
             _apply_heartbeat(driver_connection(session_conn), key, session_id, plan)
     else:
         plan = _decide_heartbeat(conn, key, ctx, session_id, hb, False, credential)
+        if success_only and plan.error is not None:
+            raise Declined()
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # a cache miss read through the Session: end it before writing
         simple = plan.done is not None and plan.done.created_check is None

@@ -666,7 +666,7 @@ def test_project_interval_overrides_the_server_default(setup, player):
     assert player(course).open()["heartbeat_interval_s"] == 10
 
 
-def test_browser_session_with_csrf_header_and_beacon_query_token(setup, player, app, clock, auth, client):
+def test_browser_session_with_csrf_header_and_beacon_query_token(setup, player, app, clock, auth, client, route_calls):
     course = setup()
     auth.login(course.learner.username)
     token = auth.csrf()
@@ -680,6 +680,7 @@ def test_browser_session_with_csrf_header_and_beacon_query_token(setup, player, 
     response = client.post(f"/api/v1/playback/sessions/{p.session_id}/heartbeats?beacon=1&csrf_token={token}",
                            data=body, headers={"Content-Type": "text/plain;charset=UTF-8"})
     assert response.status_code == 200 and response.get_json()["lesson"]["credited_s"] == 35
+    assert len(route_calls) == 1  # the header-token heartbeats took the fast path, the beacon the route
     response = client.post(f"/api/v1/playback/sessions/{p.session_id}/heartbeats", data=body,
                            headers={"Content-Type": "application/json"})
     assert response.status_code in (400, 403)
