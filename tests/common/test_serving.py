@@ -1,10 +1,12 @@
 """The gunicorn worker takes a new connection only when it has a thread free to serve it (app.common.serving)."""
+import re
 import selectors
 import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import Future
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,41 @@ def test_under_gunicorn_a_connection_goes_to_the_worker_with_a_free_thread():
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+class _Response:
+    def __init__(self, status, sent):
+        self.status, self.sent, self.headers = status, sent, [("Content-Type", "application/json")]
+
+
+@pytest.mark.parametrize("environ, response", [
+    ({"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "POST", "RAW_URI": "/api/v1/playback/sessions/5/heartbeats",
+      "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_USER_AGENT": "Mozilla/5.0 (X11) MicroMessenger/8.0"}, _Response("200 OK", 126)),
+    ({"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "GET", "RAW_URI": '/search?q="quoted"', "SERVER_PROTOCOL": "HTTP/1.0",
+      "HTTP_REFERER": 'http://x/"r"', "HTTP_USER_AGENT": 'agent "with quotes"',
+      "HTTP_AUTHORIZATION": "Basic dGVhY2hlcjpzZWNyZXQ="}, _Response("404 NOT FOUND", 0)),
+    ({"REQUEST_METHOD": "HEAD", "RAW_URI": "/healthz", "SERVER_PROTOCOL": "HTTP/1.1"}, _Response(304, None)),
+])
+def test_the_access_log_lines_are_gunicorns(tmp_path, environ, response):
+    lines = {}
+    for name, cls in (("gunicorn", serving.glogging.Logger), ("ours", serving.Logger)):
+        cfg = Config()
+        cfg.set("accesslog", str(tmp_path / f"{name}.log"))
+        logger = cls(cfg)
+        logger.access(response, [("Host", "t")], environ, timedelta(microseconds=1500))
+        for handler in logger.access_log.handlers:
+            handler.flush()
+        lines[name] = (tmp_path / f"{name}.log").read_text()
+    stamp = re.compile(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]")
+    assert lines["ours"].count("\n") == 1 and stamp.search(lines["ours"])
+    assert stamp.sub("[T]", lines["ours"]) == stamp.sub("[T]", lines["gunicorn"])
+
+
+def test_a_custom_access_log_format_is_left_to_gunicorn(tmp_path):
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "a.log"))
+    cfg.set("access_log_format", "%(m)s %(U)s %(s)s %({content-type}o)s")
+    serving.Logger(cfg).access(_Response("201 CREATED", 9), [], {"REQUEST_METHOD": "POST", "PATH_INFO": "/x",
+                                                                   "RAW_URI": "/x", "SERVER_PROTOCOL": "HTTP/1.1"},
+                               timedelta(0))
+    assert (tmp_path / "a.log").read_text() == "POST /x 201 application/json\n"
