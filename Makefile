@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-WORKERS ?= 2
-THREADS ?= 8
+WORKERS ?= 4
+THREADS ?= 4
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 

@@ -24,9 +24,10 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url(BASE_DIR / "instance" / "xueshi.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Connections per worker process: a heartbeat holds its own connection and, on its rare paths, the
-    # Session's too, so the pool must hold two per gunicorn thread (THREADS) to never make one wait.
-    DB_POOL_SIZE = _int_env("DB_POOL_SIZE", 20)
-    DB_MAX_OVERFLOW = _int_env("DB_MAX_OVERFLOW", 10)
+    # Session's too, so the pool must hold two per gunicorn thread (THREADS) to never make one wait;
+    # 18 covers THREADS up to 9, and 4 workers and a job worker stay at 90 of PostgreSQL's default 100.
+    DB_POOL_SIZE = _int_env("DB_POOL_SIZE", 10)
+    DB_MAX_OVERFLOW = _int_env("DB_MAX_OVERFLOW", 8)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))

@@ -10,7 +10,7 @@ What it does, in one bounded run on loopback only:
    video lesson, and --learners learners enrolled in it, in classes of 50;
    a Bearer token per learner made in-process with the accounts service;
 2. the app under gunicorn as `make run` serves it (wsgi:app,
-   deploy/gunicorn.conf.py: WORKERS=2 × THREADS=8 of the gthread worker of
+   deploy/gunicorn.conf.py: WORKERS=4 × THREADS=4 of the gthread worker of
    app/common/serving.py, access log on) with the production config, on
    127.0.0.1;
 3. one playback session per learner opened through the API (POST
@@ -180,7 +180,7 @@ def seed(learners: int, interval_s: int, tokens_file: Path) -> dict:
 def gunicorn_command(port: int, workers: int | None, threads: int | None, access_log: Path) -> list[str]:
     """The command `make run` serves with (deploy/gunicorn.conf.py), bound to a loopback port.
 
-    WORKERS and THREADS come from the environment as in `make run` (default 2 and 8) unless given here.
+    WORKERS and THREADS come from the environment as in `make run` (default 4 and 4) unless given here.
     """
     cmd = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
     if workers:
