@@ -708,6 +708,8 @@ def _check_signed_in(conn, key: SessionKey | None, credential: auth.ApiCredentia
     """
     user_id = None if row is None else auth.credential_user_id(credential, row.auth_user_id, row.auth_expires_at)
     if user_id is None:
+        if not has_request_context():  # below Flask (api.HeartbeatFastPath): the route runs the full check
+            raise auth.NotSignedIn()
         user_id = auth.get_api_user_id(conn)
     if user_id is None:
         raise auth.NotSignedIn()

@@ -109,3 +109,39 @@ def test_a_failure_in_the_fast_path_leaves_the_heartbeat_to_the_route(setup, pla
     assert p.beat(p.position + 15)["lesson"]["credited_s"] == 45
     assert failures and len(route_calls) == 1
     assert figures(course)[0] == 45_000
+
+
+@pytest.mark.parametrize("case", ["revoked token", "stale cookie with a live token", "unknown session"])
+def test_a_heartbeat_whose_sign_in_needs_the_full_check_goes_to_the_route_quietly(setup, player, clock, auth, client,
+                                                                                 route_calls, monkeypatch, case):
+    from sqlalchemy import update
+
+    from app.accounts.models import ApiToken, LoginSession
+    from app.extensions import db
+    from app.tracking import api
+
+    logged = []
+    monkeypatch.setattr(api._log, "exception", lambda *args, **kwargs: logged.append(args))
+    course = setup()
+    if case == "stale cookie with a live token":
+        auth.login(course.learner.username)
+    p = player(course)
+    p.open()
+    p.play(30)
+    if case == "revoked token":
+        db.session.execute(update(ApiToken).values(revoked_at=clock.current))
+    elif case == "stale cookie with a live token":
+        db.session.execute(update(LoginSession).values(revoked_at=clock.current))
+    db.session.commit()
+    route_calls.clear()
+    clock.advance(15)
+    if case == "unknown session":
+        response = p.post({"seq": 1, "position_s": 0.0, "playing": True, "visible": True, "rate": 1.0,
+                           "event": "tick"}, session_id=p.session_id + 1000)
+        assert response.status_code == 404
+    elif case == "revoked token":
+        assert p.beat(p.position + 15, expect=401)["error"]["code"] == "unauthorized"
+    else:
+        assert p.beat(p.position + 15)["lesson"]["credited_s"] == 45
+    assert len(route_calls) == 1
+    assert logged == []
