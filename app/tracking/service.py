@@ -606,12 +606,12 @@ class _Sql:
             self.sql[name] = driver_sql(_pg_write_all(parts), "postgresql")
         return name
 
-    def read(self, conn, params: dict, for_write: bool = False, credential: str = "") -> _SessionRow | None:
+    def read(self, conn, params: dict, for_write: bool = False, credential_kind: str = "") -> _SessionRow | None:
         """Read a heartbeat's row (None when the session does not exist); for_write: in a write transaction.
 
-        credential: the kind of params["b_credential"] (auth.CREDENTIAL_JOINS) to check with it.
+        credential_kind: the kind of params["b_credential"] (auth.CREDENTIAL_JOINS) to check with it.
         """
-        name = f"read:{credential}" if credential else "read_for_write" if for_write else "read"
+        name = f"read:{credential_kind}" if credential_kind else "read_for_write" if for_write else "read"
         raw = self.run(conn, name, params).fetchone()
         if raw is None:
             return None
@@ -679,7 +679,7 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
     if credential is not None and credential.kind != "user" and not in_write:
         joined = credential.kind
         params["b_credential"] = credential.value
-    row = _q().read(conn, params, for_write=in_write, credential=joined)
+    row = _q().read(conn, params, for_write=in_write, credential_kind=joined)
     if credential is not None:
         _check_signed_in(conn, key, credential, row if joined else None)
     if row is None:
@@ -1143,6 +1143,7 @@ def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body:
                 raise AssertionError("unreachable: a heartbeat computed under the lock cannot lose a race")
             attempt += 1
         db.session.rollback()
+        credential = None  # both are raised after the read checked the sign-in: the next attempt need not
 
 
 @dataclass
@@ -1158,7 +1159,7 @@ class _Plan:
 
 
 def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
-                    locked: bool, credential: auth.ApiCredential, success_only: bool) -> dict:
+                    locked: bool, credential: auth.ApiCredential | None, success_only: bool) -> dict:
     """One attempt: read on `conn` (the request's DBAPI connection), decide, write; raise _Retry on a lost race."""
     if locked:
         with _writing():
@@ -1193,7 +1194,7 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
 
 
 def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
-                      in_write: bool, credential: auth.ApiCredential) -> _Plan:
+                      in_write: bool, credential: auth.ApiCredential | None) -> _Plan:
     """Check the sign-in, read the session and let the rules decide; nothing is written here."""
     now = clock.now()  # the server's receipt time (R1); a recomputed heartbeat is stamped again
     now_ms = rules.to_ms(now)
