@@ -1,7 +1,7 @@
 -- wrk script for bench/heartbeats.py: honest viewers' heartbeats at their interval.
 --
 --   wrk -t T -c C -d D -s bench/heartbeats.lua http://127.0.0.1:PORT \
---       -- SESSIONS_FILE SEQ_BASE EPOCH INTERVAL_S FIRST_EVENT DURATION_S THREADS
+--       -- SESSIONS_FILE SEQ_BASE EPOCH INTERVAL_S FIRST_EVENT DURATION_S THREADS [ROUNDS]
 --
 -- SESSIONS_FILE has one "session_id token" per line. Thread k of T takes the
 -- lines i with i % T == k and cycles through them: each request is the next
@@ -11,7 +11,9 @@
 -- never sent a heartbeat sooner than INTERVAL_S after its previous one
 -- (wrk's delay() hook), so with enough sessions the load is thousands of
 -- viewers ticking at their interval; with too few it is capped at
--- sessions / interval, which bench/heartbeats.py reports.
+-- sessions / interval, which bench/heartbeats.py reports. With ROUNDS, a
+-- thread stops once each of its sessions has been sent that many heartbeats
+-- (the warm-up) and says so on stderr; wrk itself runs until D or SIGINT.
 -- The last line printed is one JSON object with wrk's figures.
 
 local ffi = require("ffi")
@@ -40,6 +42,7 @@ local n, cursor = 0, 0
 local seq_base, epoch, interval, first_event = 0, 0, 15, "play"
 local duration_cap = 1e9
 local sent = 0
+local rounds = 0
 
 function init(args)
   local file = args[1]
@@ -49,6 +52,7 @@ function init(args)
   first_event = args[5] or "play"
   duration_cap = tonumber(args[6]) or 1e9
   local total = tonumber(args[7]) or 1
+  rounds = tonumber(args[8]) or 0
   local me = tonumber(wrk.thread:get("thread_index")) or 0
   local i = 0
   for line in io.lines(file) do
@@ -78,6 +82,13 @@ end
 local headers = {}
 
 function request()
+  if rounds > 0 and sent >= rounds * n then
+    if sent == rounds * n then  -- wrk's main thread sleeps until D: tell bench/heartbeats.py to end it
+      io.stderr:write("rounds done\n")
+      io.stderr:flush()
+    end
+    wrk.thread:stop()
+  end
   cursor = cursor % n + 1
   local i = cursor
   local t = now_s()

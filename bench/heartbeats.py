@@ -18,8 +18,11 @@ What it does, in one bounded run on loopback only:
 4. wrk with bench/heartbeats.lua: every connection cycles through the
    sessions, each session getting a heartbeat no sooner than its interval
    after the last, with increasing seq and a position advancing with the wall
-   clock (an honest 1x viewer); then /healthz with the same wrk settings on the
-   same server (before and after, averaged);
+   clock (an honest 1x viewer). An unmeasured warm-up gives every session its
+   first two heartbeats (a play, then a tick that starts its credit window);
+   the measured run follows at once, so it measures viewers in the middle of
+   a lesson, as thousands of viewers mostly are. /healthz is measured with
+   the same wrk settings on the same server, before and after, averaged;
 5. a check of what the server credited, so that a fast but wrong server cannot
    pass: four "probe" viewers driven from Python at their interval during the
    measured run must be credited what they played (within 2 s), and no load
@@ -56,6 +59,8 @@ LESSON_DURATION_S = 4 * 3600  # long enough that no position reaches the end dur
 PROBES = 4  # honest viewers driven from Python during the measured run (see Probe)
 PROBE_TOLERANCE_S = 2.0
 PAUSE_BETWEEN_RUNS_S = 2.0
+WARM_UP_ROUNDS = 2  # heartbeats per session before the measured run: a play, then a tick that credits
+WARM_UP_MAX_S = 60
 
 
 def log(message: str) -> None:
@@ -253,8 +258,12 @@ def open_sessions(api: Api, tokens: list[str], project_id: int, lesson_id: int) 
 # ------------------------------------------------------------------ wrk
 
 def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s: int,
-            script_args: list[str] | None = None) -> dict:
-    """Run wrk with the common settings; return the JSON its script's done() prints."""
+            script_args: list[str] | None = None, split: bool = True) -> dict:
+    """Run wrk with the common settings; return the JSON its script's done() prints.
+
+    split: read how the connections were split among the workers halfway through. Without it, the
+    run ends early (SIGINT, after which wrk prints its figures) once every wrk thread's script said
+    "rounds done" on stderr (heartbeats.lua's ROUNDS), as the warm-up does."""
     url = f"http://127.0.0.1:{port}"
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration_s}s",
            "--timeout", "10s"]
@@ -266,8 +275,17 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
         cmd += ["--"] + script_args
     time.sleep(PAUSE_BETWEEN_RUNS_S)  # let the server finish what the previous run left queued
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(duration_s / 2)
-    split = connections_per_worker(port)
+    split_seen: list[int] = []
+    if split:
+        time.sleep(duration_s / 2)
+        split_seen = connections_per_worker(port)
+    else:
+        finished = 0
+        while finished < args.threads and (line := proc.stderr.readline()):
+            finished += line.strip() == "rounds done"
+        if finished == args.threads:
+            proc.send_signal(signal.SIGINT)
+        split_seen = None if finished == args.threads else []
     stdout, stderr = proc.communicate(timeout=duration_s + 60)
     if proc.returncode != 0:
         raise SystemExit(f"wrk failed ({proc.returncode}): {stderr.strip()}")
@@ -275,7 +293,8 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
     if not lines:
         raise SystemExit(f"wrk printed no figures:\n{stdout}\n{stderr}")
     result = json.loads(lines[-1])
-    result["connections_per_worker"] = split
+    result["rounds_done"] = split_seen is None
+    result["connections_per_worker"] = split_seen or []
     seconds = result["duration_us"] / 1e6
     errors = result["err_connect"] + result["err_read"] + result["err_write"] + result["err_timeout"]
     result["ok_per_s"] = (result["requests"] - result["err_status"]) / seconds
@@ -401,16 +420,24 @@ def main() -> int:
         epoch = time.time()
         script = str(BENCH / "heartbeats.lua")
 
-        def heartbeat_args(run: int, first_event: str) -> list[str]:
+        def heartbeat_args(run: int, first_event: str, rounds: int = 0) -> list[str]:
             return [str(sessions_file), str(run * 1_000_000), f"{epoch:.3f}", str(interval),
-                    first_event, str(LESSON_DURATION_S), str(args.threads)]
+                    first_event, str(LESSON_DURATION_S), str(args.threads), str(rounds)]
 
         log(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per run; "
             f"offered heartbeats at most {len(sessions) / interval:.0f}/s (sessions / interval)")
         run_wrk(port, "/healthz", args, 3)  # warm-up
-        run_wrk(port, script, args, 4, heartbeat_args(1, "play"))  # warm-up; every session gets its first beat
         healthz_before = run_baseline(port, args)
         log(describe("/healthz", healthz_before))
+        # Warm-up, right before the measured run: every session plays and gets a tick that starts its credit
+        # window, so the measured run is viewers in the middle of a lesson, each heartbeat extending what the
+        # last one credited (the cost of a lesson's first heartbeats, and of heartbeats after a gap longer
+        # than the allowance, are not what thousands of viewers ticking at their interval mostly send).
+        warm_up = run_wrk(port, script, args, WARM_UP_MAX_S, heartbeat_args(1, "play", WARM_UP_ROUNDS), split=False)
+        log(f"warm-up     {warm_up['requests']} heartbeats in {warm_up['duration_us'] / 1e6:.1f} s "
+            f"({warm_up['ok_per_s']:.0f}/s, {warm_up['errors']} failed): "
+            f"{WARM_UP_ROUNDS} per session, the first a play" + (
+                "" if warm_up["rounds_done"] else f"; stopped at {WARM_UP_MAX_S} s before every session had them"))
         if args.profile:
             profilers = start_profilers(server.pid, Path(args.profile), args.duration)
         probes = [Probe(port, token, info, interval, args.duration) for token in probe_tokens]
