@@ -168,7 +168,9 @@ def _make_context(project: Project, lesson: Lesson) -> LessonContext:
         is_seek_ahead_forbidden=project.is_seek_ahead_forbidden,
         fetched_at=time.monotonic(),
     )
-    _cache()["contexts"][(project.id, lesson.id)] = ctx
+    cache = _cache()
+    cache["contexts"][(project.id, lesson.id)] = ctx
+    cache["guess"] = ctx.settings  # see _decide_heartbeat
     return ctx
 
 
@@ -199,9 +201,15 @@ def _session_key(session_id: int, conn=None) -> SessionKey | None:
         row = _q().run(conn, "session_key", {"b_sid": session_id}).fetchone()
         if row is None:
             return None
-        if len(sessions) > 200_000:
-            sessions.clear()
-        key = sessions[session_id] = SessionKey(*row)
+        key = _remember_key(session_id, SessionKey(*row))
+    return key
+
+
+def _remember_key(session_id: int, key: SessionKey) -> SessionKey:
+    sessions = _cache()["sessions"]
+    if len(sessions) > 200_000:
+        sessions.clear()
+    sessions[session_id] = key
     return key
 
 
@@ -453,6 +461,10 @@ class _SessionRow(NamedTuple):
     last_window_id: int | None
     credited_until_ms: int
     playing_ms: int
+    #: the session's SessionKey
+    user_id: int
+    project_id: int
+    lesson_id: int
     progress_id: int | None
     lesson_ms: int | None
     covered: list | None
@@ -480,7 +492,7 @@ _SQL = {
     "read": """
         SELECT s.status, s.version, s.last_seq, s.last_at_ms, s.last_position_ms, s.is_playing, s.is_visible,
                s.rate, s.credit_from_ms, s.credited_ms, s.held, s.reasons, s.last_window_id,
-               s.credited_until_ms, s.playing_ms,
+               s.credited_until_ms, s.playing_ms, s.user_id, s.project_id, s.lesson_id,
                p.id, p.credited_ms, p.covered, p.covered_ms, p.is_complete, p.max_position_ms,
                u.credited_until_ms, u.next_check_after_ms, u.pending_check_id, u.pending_due_ms,
                (SELECT d.credited_ms FROM daily_credits d WHERE d.user_id = s.user_id AND d.day = :b_day_a),
@@ -667,11 +679,12 @@ def _lock_user(conn, user_id: int) -> None:
         conn.execute(lock)
 
 
-def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bool,
+def _read(conn, key: SessionKey | None, session_id: int, days: list[date], in_write: bool,
           credential: auth.ApiCredential | None = None):
-    """Read a session with its lesson progress, the user's state and day totals; return (row, day totals).
+    """Read a session with its lesson progress, the user's state and day totals; return (row, day totals, key).
 
     conn is a DBAPI connection; in_write says it is the Session's, in a write transaction.
+    key: None when this worker does not know the session yet: the row tells it (and it is cached).
     credential: the request's sign-in, checked with the read (see _check_signed_in).
     """
     params = {"b_sid": session_id, "b_day_a": days[0], "b_day_b": days[-1]}
@@ -680,6 +693,8 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
         joined = credential.kind
         params["b_credential"] = credential.value
     row = _q().read(conn, params, for_write=in_write, credential_kind=joined)
+    if key is None and row is not None:
+        key = _remember_key(session_id, SessionKey(row.user_id, row.project_id, row.lesson_id))
     if credential is not None:
         _check_signed_in(conn, key, credential, row if joined else None)
     if row is None:
@@ -696,7 +711,7 @@ def _read(conn, key: SessionKey, session_id: int, days: list[date], in_write: bo
         totals: Mapping[date, int] = {days[0]: row.day_a_ms or 0, days[-1]: row.day_b_ms or 0}
     else:
         totals = _DayTotals(key.user_id, days)
-    return row, totals
+    return row, totals, key
 
 
 def _check_signed_in(conn, key: SessionKey | None, credential: auth.ApiCredential, row: _SessionRow | None) -> None:
@@ -1118,10 +1133,8 @@ def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body:
     writes (a closed session counts the refused heartbeat); every other error is raised before
     anything is written anyway.
     """
-    key = _session_key(session_id, conn)
-    if key is None:
-        _check_signed_in(conn, None, credential, None)
-    ctx = get_lesson_context(key.project_id, key.lesson_id)
+    key = _cache()["sessions"].get(session_id)
+    ctx = None if key is None else get_lesson_context(key.project_id, key.lesson_id)
     hb = rules.Heartbeat(
         seq=body.seq,
         position_ms=rules.seconds_to_ms(body.position_s),
@@ -1134,6 +1147,15 @@ def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body:
     attempt = 0
     while True:
         locked = attempt >= OPTIMISTIC_ATTEMPTS
+        if key is None and (locked or attempt or "guess" not in _cache()):
+            # Under the lock, or with nothing to guess the days to read from (_decide_heartbeat), the
+            # session is looked up first; after a first attempt this is the key its read cached.
+            key = _session_key(session_id, conn)
+            if key is None:
+                if credential is not None:
+                    _check_signed_in(conn, None, credential, None)  # 401 when nobody signs in, else 404
+                raise NotFound(_("No such playback session."), code="session_not_found")
+            ctx = get_lesson_context(key.project_id, key.lesson_id)
         try:
             return _heartbeat_once(conn, key, ctx, session_id, hb, locked, credential, success_only)
         except _NeedsLock:
@@ -1156,11 +1178,15 @@ class _Plan:
     row: object = None
     user_state: rules.UserState | None = None
     done: _Computed | None = None
+    key: SessionKey | None = None
 
 
-def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
+def _heartbeat_once(conn, key: SessionKey | None, ctx: LessonContext | None, session_id: int, hb: rules.Heartbeat,
                     locked: bool, credential: auth.ApiCredential | None, success_only: bool) -> dict:
-    """One attempt: read on `conn` (the request's DBAPI connection), decide, write; raise _Retry on a lost race."""
+    """One attempt: read on `conn` (the request's DBAPI connection), decide, write; raise _Retry on a lost race.
+
+    key and ctx: None when this worker does not know the session yet (never under the lock).
+    """
     if locked:
         with _writing():
             session_conn = db.session.connection()
@@ -1171,6 +1197,7 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
             _apply_heartbeat(driver_connection(session_conn), key, session_id, plan)
     else:
         plan = _decide_heartbeat(conn, key, ctx, session_id, hb, False, credential)
+        key = plan.key
         if success_only and plan.error is not None:
             raise Declined()
         if db.session.registry.has() and db.session().in_transaction():
@@ -1193,12 +1220,32 @@ def _heartbeat_once(conn, key: SessionKey, ctx: LessonContext, session_id: int, 
     return plan.answer
 
 
-def _decide_heartbeat(conn, key: SessionKey, ctx: LessonContext, session_id: int, hb: rules.Heartbeat,
-                      in_write: bool, credential: auth.ApiCredential | None) -> _Plan:
-    """Check the sign-in, read the session and let the rules decide; nothing is written here."""
+def _decide_heartbeat(conn, key: SessionKey | None, ctx: LessonContext | None, session_id: int,
+                      hb: rules.Heartbeat, in_write: bool, credential: auth.ApiCredential | None) -> _Plan:
+    """Check the sign-in, read the session and let the rules decide; nothing is written here.
+
+    key and ctx: None when this worker does not know the session yet. The read then tells whose
+    session it is, so that it needs no lookup of its own; the days whose totals it reads are
+    guessed from the settings of the lesson this worker last loaded, and read again in the rare
+    case the session's own settings make them other days.
+    """
     now = clock.now()  # the server's receipt time (R1); a recomputed heartbeat is stamped again
     now_ms = rules.to_ms(now)
-    row, days = _read(conn, key, session_id, rules.days_to_read(now_ms, ctx.settings), in_write, credential)
+    days = rules.days_to_read(now_ms, _cache()["guess"] if ctx is None else ctx.settings)
+    row, totals, key = _read(conn, key, session_id, days, in_write, credential)
+    if ctx is None:
+        ctx = get_lesson_context(key.project_id, key.lesson_id)
+        if (wanted := rules.days_to_read(now_ms, ctx.settings)) != days:
+            row, totals, key = _read(conn, key, session_id, wanted, in_write)
+    plan = _decide(ctx, key, session_id, hb, now, row, totals)
+    plan.key = key
+    return plan
+
+
+def _decide(ctx: LessonContext, key: SessionKey, session_id: int, hb: rules.Heartbeat, now: datetime,
+            row: _SessionRow, days: Mapping[date, int]) -> _Plan:
+    """Let the rules decide a heartbeat on what was read; nothing is written here."""
+    now_ms = rules.to_ms(now)
     field = rules.check_bounds(hb, ctx.duration_ms)  # after the sign-in check: 401 comes before 400
     if field is not None:
         raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
@@ -1248,7 +1295,7 @@ def check_presence_answer(user_id: int, session_id: int, check_id: str, answer: 
         _lock_user(conn, user_id)
         now = clock.now()
         now_ms = rules.to_ms(now)
-        row, days = _read(driver_connection(conn), key, session_id, rules.days_to_read(now_ms, ctx.settings), True)
+        row, days, key = _read(driver_connection(conn), key, session_id, rules.days_to_read(now_ms, ctx.settings), True)
         user_state = _user_state(row)
         check = db.session.get(PresenceCheck, check_id) if check_id == user_state.pending_check_id else None
         if row.status != "open":

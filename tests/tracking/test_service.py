@@ -1,7 +1,7 @@
 """The tracking service: what pages get from it, optimistic writes and their fallback, cached settings."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import delete, select, update
 
@@ -97,8 +97,54 @@ def test_locked_fallback_credits_the_same(setup, player, monkeypatch):
     p = player(course)
     p.open()
     p.play(120)
-    assert p.credited == 120
-    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (120_000, 120_000)
+    service._cache()["sessions"].clear()  # a worker new to the session looks it up before taking the lock
+    p.play(30, start=False)
+    assert p.credited == 150
+    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (150_000, 150_000)
+
+
+def test_a_worker_new_to_a_session_learns_whose_it_is_from_the_heartbeat_read(setup, player, monkeypatch, route_calls):
+    course = setup()
+    p = player(course)
+    p.open()
+    p.play(30)
+    statements = []
+    run = service._Sql.run
+    monkeypatch.setattr(service._Sql, "run", lambda self, conn, name, *args: statements.append(name) or run(self, conn, name, *args))
+    service._cache()["sessions"].clear()  # as in another worker: the session is new to it
+    p.play(30, start=False)
+    assert p.credited == 60 and not route_calls
+    assert "session_key" not in statements and statements[0] == "read:token"
+    key = service.SessionKey(course.learner.id, course.project.id, course.lessons[0].id)
+    assert service._cache()["sessions"][p.session_id] == key
+    # Someone else's session is just as unknown to a new worker, and just as missing.
+    other = setup(username="learner2")
+    service._cache()["sessions"].clear()
+    response = player(other).post({"seq": 9, "position_s": 1, "playing": True, "visible": True, "rate": 1,
+                                   "event": "tick"}, session_id=p.session_id)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "session_not_found"
+    db.session.rollback()
+    assert db.session.get(PlaybackSession, p.session_id).last_seq == p.seq
+
+
+def test_a_new_worker_reads_the_day_totals_of_the_sessions_own_time_zone(setup, player, clock, route_calls):
+    # Its first read guesses the days from the lesson it last loaded; at 23:00 in New York it is
+    # already the next day in Shanghai, so the guess is wrong and the right day must be read.
+    new_york = setup(durations=(6 * 3600,), daily_cap_s=3600, timezone="America/New_York", username="ny")
+    clock.set(datetime(2026, 3, 11, 2, 0, tzinfo=timezone.utc))  # 22:00 on the 10th in New York (EDT)
+    p = player(new_york)
+    p.open()
+    p.play(3600 + 60)
+    assert p.credited == 3600  # the 10th's cap in New York
+    shanghai = setup(username="sh")  # another learner's session, in Shanghai time, is the last one loaded
+    player(shanghai).open()
+    assert service._cache()["guess"].timezone == "Asia/Shanghai"
+    service._cache()["sessions"].clear()
+    p.play(120, start=False)
+    assert p.credited == 3600
+    assert not route_calls  # answered by the fast path, not by the route after a failure
+    db.session.rollback()
+    assert db.session.get(PlaybackSession, p.session_id).reasons["daily_cap"][1] == 180_000
 
 
 def test_settings_are_cached_and_refreshed_when_a_session_opens(setup, player, clock):
