@@ -276,6 +276,7 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
     time.sleep(PAUSE_BETWEEN_RUNS_S)  # let the server finish what the previous run left queued
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     split_seen: list[int] = []
+    rounds_done = False
     if split:
         time.sleep(duration_s / 2)
         split_seen = connections_per_worker(port)
@@ -283,9 +284,9 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
         finished = 0
         while finished < args.threads and (line := proc.stderr.readline()):
             finished += line.strip() == "rounds done"
-        if finished == args.threads:
+        rounds_done = finished == args.threads
+        if rounds_done:
             proc.send_signal(signal.SIGINT)
-        split_seen = None if finished == args.threads else []
     stdout, stderr = proc.communicate(timeout=duration_s + 60)
     if proc.returncode != 0:
         raise SystemExit(f"wrk failed ({proc.returncode}): {stderr.strip()}")
@@ -293,8 +294,8 @@ def run_wrk(port: int, path_or_script: str, args: argparse.Namespace, duration_s
     if not lines:
         raise SystemExit(f"wrk printed no figures:\n{stdout}\n{stderr}")
     result = json.loads(lines[-1])
-    result["rounds_done"] = split_seen is None
-    result["connections_per_worker"] = split_seen or []
+    result["rounds_done"] = rounds_done
+    result["connections_per_worker"] = split_seen
     seconds = result["duration_us"] / 1e6
     errors = result["err_connect"] + result["err_read"] + result["err_write"] + result["err_timeout"]
     result["ok_per_s"] = (result["requests"] - result["err_status"]) / seconds
