@@ -213,11 +213,15 @@ def _remember_key(session_id: int, key: SessionKey) -> SessionKey:
     return key
 
 
+def _session_not_found() -> NotFound:
+    # Another user's session is indistinguishable from a missing one.
+    return NotFound(_("No such playback session."), code="session_not_found")
+
+
 def _own_session(user_id: int, session_id: int, conn=None) -> SessionKey:
     key = _session_key(session_id, conn)
     if key is None or key.user_id != user_id:
-        # Another user's session is indistinguishable from a missing one.
-        raise NotFound(_("No such playback session."), code="session_not_found")
+        raise _session_not_found()
     return key
 
 
@@ -698,7 +702,7 @@ def _read(conn, key: SessionKey | None, session_id: int, days: list[date], in_wr
     if credential is not None:
         _check_signed_in(conn, key, credential, row if joined else None)
     if row is None:
-        raise NotFound(_("No such playback session."), code="session_not_found")
+        raise _session_not_found()
     if row.progress_id is None or row.next_check_after_ms is None:
         # Both are made when the session opens; recreate what an administrator's cleanup removed
         # (committed with the heartbeat's write transaction).
@@ -729,8 +733,7 @@ def _check_signed_in(conn, key: SessionKey | None, credential: auth.ApiCredentia
     if user_id is None:
         raise auth.NotSignedIn()
     if key is None or user_id != key.user_id:
-        # Another user's session is indistinguishable from a missing one.
-        raise NotFound(_("No such playback session."), code="session_not_found")
+        raise _session_not_found()
 
 
 def _ensure_user(conn, user_id: int) -> None:
@@ -1154,7 +1157,7 @@ def check_heartbeat(conn, credential: auth.ApiCredential, session_id: int, body:
             if key is None:
                 if credential is not None:
                     _check_signed_in(conn, None, credential, None)  # 401 when nobody signs in, else 404
-                raise NotFound(_("No such playback session."), code="session_not_found")
+                raise _session_not_found()
             ctx = get_lesson_context(key.project_id, key.lesson_id)
         try:
             return _heartbeat_once(conn, key, ctx, session_id, hb, locked, credential, success_only)
@@ -1237,15 +1240,14 @@ def _decide_heartbeat(conn, key: SessionKey | None, ctx: LessonContext | None, s
         ctx = get_lesson_context(key.project_id, key.lesson_id)
         if (wanted := rules.days_to_read(now_ms, ctx.settings)) != days:
             row, totals, key = _read(conn, key, session_id, wanted, in_write)
-    plan = _decide(ctx, key, session_id, hb, now, row, totals)
+    plan = _decide(ctx, key, session_id, hb, now, now_ms, row, totals)
     plan.key = key
     return plan
 
 
-def _decide(ctx: LessonContext, key: SessionKey, session_id: int, hb: rules.Heartbeat, now: datetime,
+def _decide(ctx: LessonContext, key: SessionKey, session_id: int, hb: rules.Heartbeat, now: datetime, now_ms: int,
             row: _SessionRow, days: Mapping[date, int]) -> _Plan:
     """Let the rules decide a heartbeat on what was read; nothing is written here."""
-    now_ms = rules.to_ms(now)
     field = rules.check_bounds(hb, ctx.duration_ms)  # after the sign-in check: 401 comes before 400
     if field is not None:
         raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
