@@ -1,7 +1,8 @@
 """Calibrate bench/heartbeats.py on this machine: the issue's bare Flask handler (one raw-SQL read and one
-short write transaction on SQLite) against its own /healthz, under the same gunicorn command and wrk settings.
+short write transaction, on SQLite or with --database-url on PostgreSQL) against its own /healthz, under the
+same gunicorn command and wrk settings.
 
-    .venv/bin/python bench/bare.py [--duration 15] [--connections 32]
+    .venv/bin/python bench/bare.py [--duration 15] [--connections 32] [--database-url postgresql://...]
 
 Prints the figures like heartbeats.py; the last line is one JSON object with
 the keys bare_per_s, healthz_per_s, ratio, p50_ms, p99_ms.
@@ -17,7 +18,7 @@ from pathlib import Path
 from heartbeats import BENCH, describe, free_port, gunicorn_command, log, run_baseline, run_wrk, wait_ready
 
 sys.path.insert(0, str(BENCH))
-from bare_app import init_db  # noqa: E402
+from bare_app import drop_postgresql, init_db, init_postgresql  # noqa: E402
 
 
 def main() -> int:
@@ -25,15 +26,20 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured wrk run")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--database-url", help="PostgreSQL (its table bare_counters is made and dropped)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="xueshi-bare-"))
     database = workdir / "bare.db"
     init_db(str(database), 1000)
+    env = {**os.environ, "BARE_DB": str(database)}
+    if args.database_url:
+        init_postgresql(args.database_url)
+        env["BARE_DATABASE_URL"] = args.database_url
     port = free_port()
     cmd = gunicorn_command(port, None, None, workdir / "access.log")
     cmd[-1:] = ["--chdir", str(BENCH), "bare_app:app"]
     log("server: gunicorn " + " ".join(cmd[1:]))
-    server = subprocess.Popen(cmd, env={**os.environ, "BARE_DB": str(database)}, start_new_session=True)
+    server = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
         wait_ready(port, server)
         beat = ["POST", '{"add": 1}']
@@ -48,6 +54,8 @@ def main() -> int:
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        if args.database_url:
+            drop_postgresql(args.database_url)
     healthz_per_s = (healthz_before["ok_per_s"] + healthz_after["ok_per_s"]) / 2
     result = {
         "bare_per_s": round(bare["ok_per_s"], 1),
@@ -56,6 +64,7 @@ def main() -> int:
         "p50_ms": round(bare["p50_us"] / 1000, 2),
         "p99_ms": round(bare["p99_us"] / 1000, 2),
         "errors": bare["errors"],
+        "database": "postgresql" if args.database_url else "sqlite",
     }
     log(f"bare handler/s {result['bare_per_s']}, /healthz/s {result['healthz_per_s']}, ratio {result['ratio']}")
     print(json.dumps(result))
