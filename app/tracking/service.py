@@ -155,7 +155,12 @@ def settings_of(project: Project) -> rules.Settings:
 
 
 def _cache() -> dict:
-    return current_app.extensions.setdefault("xueshi_tracking_cache", {"contexts": {}, "sessions": {}})
+    """This app's per-worker cache of the hot path (read several times a heartbeat: no new dicts each time)."""
+    extensions = current_app.extensions
+    cache = extensions.get("xueshi_tracking_cache")
+    if cache is None:
+        cache = extensions.setdefault("xueshi_tracking_cache", {"contexts": {}, "sessions": {}})
+    return cache
 
 
 def _make_context(project: Project, lesson: Lesson) -> LessonContext:
