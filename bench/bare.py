@@ -10,6 +10,7 @@ the keys bare_per_s, healthz_per_s, ratio, p50_ms, p99_ms.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,13 +29,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--database-url", help="PostgreSQL (its table bare_counters is made and dropped)")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="xueshi-bare-"))
-    database = workdir / "bare.db"
-    init_db(str(database), 1000)
-    env = {**os.environ, "BARE_DB": str(database)}
+    workdir = Path(tempfile.mkdtemp(prefix="xueshi-bare-"))  # the access log, and the SQLite database
+    env = dict(os.environ)
     if args.database_url:
         init_postgresql(args.database_url)
         env["BARE_DATABASE_URL"] = args.database_url
+    else:
+        env["BARE_DB"] = str(workdir / "bare.db")
+        init_db(env["BARE_DB"], 1000)
     port = free_port()
     cmd = gunicorn_command(port, None, None, workdir / "access.log")
     cmd[-1:] = ["--chdir", str(BENCH), "bare_app:app"]
@@ -56,6 +58,7 @@ def main() -> int:
         server.wait(timeout=30)
         if args.database_url:
             drop_postgresql(args.database_url)
+        shutil.rmtree(workdir, ignore_errors=True)
     healthz_per_s = (healthz_before["ok_per_s"] + healthz_after["ok_per_s"]) / 2
     result = {
         "bare_per_s": round(bare["ok_per_s"], 1),
