@@ -1,7 +1,5 @@
 """Media delivery pages: the signed stream route and projector mode."""
-from urllib.parse import parse_qs
-
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
@@ -52,46 +50,6 @@ def stream(key: str):
     if isinstance(answer, int):
         abort(answer)
     return answer
-
-
-class StreamFastPath:
-    """WSGI middleware: answer valid signed stream requests before Flask's request machinery.
-
-    Every media byte range is one request; with X-Accel-Redirect the answer is
-    a few headers, and Flask's request context, session and hooks cost four
-    times what the answer does. Only a valid GET/HEAD is answered here, with
-    stream_answer, the same code as the route; anything else (bad or expired
-    signature, missing file) goes on to Flask, whose route gives the error page.
-    Off with MEDIA_STREAM_FAST_PATH = False.
-    """
-
-    def __init__(self, wsgi_app, app: Flask):
-        self.wsgi_app = wsgi_app
-        self.config = app.config
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if (
-            path.startswith(signing.STREAM_PREFIX)
-            and environ.get("REQUEST_METHOD") in ("GET", "HEAD")
-            and self.config.get("MEDIA_STREAM_FAST_PATH", True)
-        ):
-            query = parse_qs(environ.get("QUERY_STRING", ""))
-            answer = stream_answer(
-                path[len(signing.STREAM_PREFIX):],
-                (query.get("md5") or [None])[0],
-                (query.get("expires") or [None])[0],
-                environ,
-                self.config,
-            )
-            if not isinstance(answer, int):
-                return answer(environ, start_response)
-        return self.wsgi_app(environ, start_response)
-
-
-@bp.record_once
-def _install_fast_path(state) -> None:
-    state.app.wsgi_app = StreamFastPath(state.app.wsgi_app, state.app)
 
 
 @bp.get("/lessons/<int:lesson_id>/projector")
