@@ -128,7 +128,8 @@ def attempt(*buckets: tuple[str, str | None]) -> Iterator[Attempt]:
     locked = [(wait, scope) for wait, scope in waits if wait is not None]
     if locked:
         store.withdraw(records)
-        raise TooManyFailures(*max(locked)[::-1])
+        longest, scope = max(locked)
+        raise TooManyFailures(scope, longest)
     guess = Attempt()
     try:
         yield guess
