@@ -5,11 +5,12 @@ set (the PostgreSQL run sets it).
 """
 import os
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
+from app.accounts.limits import Limit, parse_limit, wait_s
 from app.accounts.models import SignInFailure
 from app.extensions import db
 from tests.accounts.test_cards import admin, cards_from_csv, generate, register  # noqa: F401
@@ -240,3 +241,23 @@ def test_concurrent_wrong_guesses_never_pass_the_limit(app, store, clock, make_u
         failures += 1
     assert status == 429 and failures == 5
     assert api_sign_in(app.test_client(), "mei").status_code == 429
+
+
+@pytest.mark.parametrize("text, limit", [("5 per 5 minutes", Limit(5, 300)), ("100 per hour", Limit(100, 3600)),
+                                         ("10/minute", Limit(10, 60)), ("3 PER 2 Days", Limit(3, 172800))])
+def test_limits_read_as_written_in_the_config(text, limit):
+    assert parse_limit(text) == limit
+
+
+@pytest.mark.parametrize("text", ["", "5", "0 per minute", "5 per 0 minutes", "5 per fortnight", "five per minute"])
+def test_a_limit_that_cannot_be_read_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_limit(text)
+
+
+def test_the_wait_ends_when_enough_failures_have_left_the_window():
+    now = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)
+    earlier = [now - timedelta(seconds=s) for s in (250, 10, 100)]
+    assert wait_s(earlier[:2], Limit(3, 300), now) is None
+    assert wait_s(earlier, Limit(3, 300), now) == 50  # the oldest leaves at 300 s
+    assert wait_s(earlier, Limit(2, 300), now) == 200  # two must leave: the one of 100 s ago is the second
