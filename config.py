@@ -45,8 +45,9 @@ class Config:
     HUEY_SQLITE_PATH = os.environ.get("HUEY_SQLITE_PATH", str(BASE_DIR / "instance" / "huey.db"))
     HUEY_IMMEDIATE = False
 
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
+    # Failed sign-ins and card guesses are counted in the database, or in Redis when REDIS_URL is set
+    # (app/accounts/limits.py); each limit reads "N per [M] second|minute|hour|day".
+    SIGN_IN_LIMITS_PREFIX = os.environ.get("SIGN_IN_LIMITS_PREFIX", "xueshi:sign-in:")
     LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 5 minutes")
     LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100 per 5 minutes")
     CARD_FAILURES_PER_ADDRESS = os.environ.get("CARD_FAILURES_PER_ADDRESS", "10 per 10 minutes")
@@ -78,7 +79,6 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
     WTF_CSRF_ENABLED = True
     HUEY_IMMEDIATE = True
-    RATELIMIT_STORAGE_URI = "memory://"
     HEARTBEAT_INTERVAL_S = 15
     MEDIA_X264_PRESET = "ultrafast"
     # Tests read English pages unless they ask for the product default (zh_CN) with

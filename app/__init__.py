@@ -4,7 +4,7 @@ import os
 from flask import Flask, has_request_context, request, session
 from flask_bootstrap import Bootstrap5
 
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import babel, csrf, db, login_manager, migrate
 
 bootstrap = Bootstrap5()
 
@@ -51,10 +51,6 @@ def create_app(config: str | object | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    limiter.init_app(app)
-    from app.accounts.limits import install_limits
-
-    install_limits(app)
     bootstrap.init_app(app)
 
     with app.app_context():

@@ -102,6 +102,7 @@ def app(_schema, tmp_path, request):
         "HUEY_SQLITE_PATH": str(tmp_path / "huey.db"),
         # each test its own job queue, also on the shared Redis of the PostgreSQL run
         "MEDIA_HUEY_NAME": f"xueshi-test-{_worker_suffix()}-{next(_test_counter)}",
+        "SIGN_IN_LIMITS_PREFIX": f"xueshi-test-{_worker_suffix()}-{next(_test_counter)}:sign-in:",
     }
     marker = request.node.get_closest_marker("config")
     if marker:

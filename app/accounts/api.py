@@ -1,12 +1,12 @@
 """JSON API: Bearer tokens and the current user."""
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, Field
 from sqlalchemy import update
 
 from app.accounts import auth
-from app.accounts.limits import login_per_account, login_per_address, mark_failed
+from app.accounts.limits import TooManyFailures
 from app.accounts.models import ApiToken
 from app.common import clock
 from app.common.api import api_error, api_login_required, parse_json
@@ -23,13 +23,13 @@ class TokenRequest(BaseModel):
 
 @bp.post("/auth/token")
 @auth.no_session_auth
-@login_per_account
-@login_per_address
 def issue_token():
     body = parse_json(TokenRequest, max_bytes=1024)
-    user = auth.check_credentials(body.username, body.password)
+    try:
+        user = auth.check_credentials(body.username, body.password, request.remote_addr)
+    except TooManyFailures as exc:
+        raise api_error(429, exc.code, exc.message, exc.headers)
     if user is None:
-        mark_failed()
         raise api_error(401, "invalid_credentials", _("Wrong username or password."))
     with write_transaction():
         token, row = auth.do_issue_token(user)

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from werkzeug.http import parse_cookie
 
+from app.accounts import limits
 from app.accounts.models import ApiToken, LoginSession, User
 from app.common import clock
 from app.common.api import api_error, is_api_request, unauthorized
@@ -28,7 +29,7 @@ _hasher = PasswordHasher()
 _fast_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # A hash of a random password, verified against when the username is unknown so
 # that a wrong username costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -43,11 +44,24 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def check_credentials(username: str, password: str) -> User | None:
-    """Return the active user whose username and password match, else None."""
+def check_credentials(username: str, password: str, address: str | None) -> User | None:
+    """Return the active user whose username and password match, else None (a failure of the account and the address).
+
+    Raises limits.TooManyFailures, without checking the password, while the
+    account or the address is locked: every route that signs in by password
+    comes here, so the lock holds on all of them. Call it outside any write transaction.
+    """
+    with limits.attempt(("account", username), ("address", address)) as guess:
+        user = _matching_user(username, password)
+        if user is None:
+            guess.fail()
+        return user
+
+
+def _matching_user(username: str, password: str) -> User | None:
     user = db.session.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password) or not user.is_active:
         return None

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.accounts import auth
+from app.accounts import auth, limits
 from app.accounts.models import LearningCard, User
 from app.common import clock
 from app.common.exceptions import Conflict, Invalid
@@ -31,16 +31,24 @@ def do_generate_cards(project: Project, count: int, created_by: User) -> tuple[s
     return do_store_cards(project, prepare_cards(project, count), created_by)
 
 
+def card_guess(address: str | None):
+    """Count a card guess from this address (limits.attempt): wrap the write transaction of a redemption in it.
+
+    Raises limits.TooManyFailures while the address has guessed wrong too often.
+    """
+    return limits.attempt(("card", address))
+
+
 def _check_card(number: str, pin: str) -> LearningCard:
     """Return the usable card for number + PIN; the same message for every wrong guess."""
     card = db.session.execute(
         select(LearningCard).where(LearningCard.number == (number or "").strip()).with_for_update()
     ).scalar_one_or_none()
     if card is None:
-        auth.verify_password(auth._DUMMY_HASH, pin or "")
-        raise Invalid(_("The card number or PIN is wrong."), code="card_invalid")
+        auth.verify_password(auth.DUMMY_HASH, pin or "")
+        raise limits.WrongGuess(_("The card number or PIN is wrong."), code="card_invalid")
     if not auth.verify_password(card.pin_hash, (pin or "").strip()):
-        raise Invalid(_("The card number or PIN is wrong."), code="card_invalid")
+        raise limits.WrongGuess(_("The card number or PIN is wrong."), code="card_invalid")
     if card.is_revoked:
         raise Conflict(_("This card has been withdrawn. Ask your school for another."), code="card_revoked")
     if card.used_at is not None:
@@ -66,7 +74,7 @@ def _use_card(card: LearningCard, user: User) -> Project:
 
 def check_register_with_card(*, number: str, pin: str, username: str, real_name: str, teacher_no: str | None,
                              phone: str | None, password: str) -> User:
-    """Create a teacher's account and enrol it with a card. Must run inside write_transaction."""
+    """Create a teacher's account and enrol it with a card. Must run inside write_transaction, inside card_guess."""
     card = _check_card(number, pin)
     if (problem := auth.password_problem(password)) is not None:
         raise Invalid(problem, code="password")
@@ -86,7 +94,7 @@ def check_register_with_card(*, number: str, pin: str, username: str, real_name:
 
 
 def check_redeem_card(user: User, number: str, pin: str) -> Project:
-    """Enrol a signed-in user with a card. Must run inside write_transaction."""
+    """Enrol a signed-in user with a card. Must run inside write_transaction, inside card_guess."""
     card = _check_card(number, pin)
     return _use_card(card, user)
 

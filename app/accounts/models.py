@@ -1,8 +1,8 @@
-"""Accounts: the org tree, users, roles, login sessions, API tokens, learning cards."""
+"""Accounts: the org tree, users, roles, login sessions, API tokens, learning cards, sign-in failures."""
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
@@ -176,3 +176,28 @@ class LearningCard(db.Model):
     is_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     project = relationship("Project")
+
+
+SIGN_IN_SCOPES = ("account", "address", "card")
+
+
+class SignInFailure(db.Model):
+    """A failed guess (a password, a card PIN), or an attempt still being checked; counted by accounts.limits.
+
+    The database store of the sign-in limits, shared by every worker; with
+    REDIS_URL set the limits count in Redis instead and this table stays empty.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        CheckConstraint("scope IN ('account', 'address', 'card')", name="scope"),
+        Index("ix_sign_in_failures_scope_key_at", "scope", "key", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: what is counted: one of SIGN_IN_SCOPES
+    scope: Mapped[str] = mapped_column(String(16))
+    #: the lower-cased username (account) or the client address (address, card)
+    key: Mapped[str] = mapped_column(String(128))
+    #: when the attempt began (app.common.clock); rows older than their scope's window are deleted
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

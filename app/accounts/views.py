@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from app.accounts import auth, cards
 from app.accounts.forms import CardRedeemForm, CardRegisterForm, ChangePasswordForm, LanguageForm, LoginForm
-from app.accounts.limits import card_per_address, login_per_account, login_per_address, mark_failed
+from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 
@@ -20,17 +20,22 @@ def _safe_next(target: str | None) -> str:
     return url_for("courses.home")
 
 
+def _error_headers(exc: DomainError) -> dict[str, str]:
+    return exc.headers if isinstance(exc, TooManyFailures) else {}
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@login_per_account
-@login_per_address
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("courses.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = auth.check_credentials(form.username.data, form.password.data)
+        try:
+            user = auth.check_credentials(form.username.data, form.password.data, request.remote_addr)
+        except TooManyFailures as exc:
+            flash(exc.message, "danger")
+            return render_template("accounts/login.html", form=form), exc.status, exc.headers
         if user is None:
-            mark_failed()
             flash(_("Wrong username or password."), "danger")
             return render_template("accounts/login.html", form=form), 401
         with write_transaction():
@@ -88,7 +93,6 @@ def set_language():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@card_per_address
 def register_with_card():
     """A teacher registers and enrols with a learning card."""
     if current_user.is_authenticated:
@@ -96,7 +100,7 @@ def register_with_card():
     form = CardRegisterForm()
     if form.validate_on_submit():
         try:
-            with write_transaction():
+            with cards.card_guess(request.remote_addr), write_transaction():
                 user = cards.check_register_with_card(
                     number=form.card_number.data, pin=form.pin.data, username=form.username.data,
                     real_name=form.real_name.data, teacher_no=form.teacher_no.data or None,
@@ -104,10 +108,8 @@ def register_with_card():
                 )
                 auth.do_login(user)
         except DomainError as exc:
-            if exc.code == "card_invalid":
-                mark_failed()
             flash(exc.message, "danger")
-            return render_template("accounts/register.html", form=form), exc.status
+            return render_template("accounts/register.html", form=form), exc.status, _error_headers(exc)
         flash(_("Welcome! You are registered and enrolled in the training project."), "success")
         return redirect(url_for("courses.home"))
     return render_template("accounts/register.html", form=form)
@@ -115,19 +117,16 @@ def register_with_card():
 
 @bp.route("/cards/redeem", methods=["GET", "POST"])
 @login_required
-@card_per_address
 def redeem_card():
     """A signed-in teacher enrols in another project with a learning card."""
     form = CardRedeemForm()
     if form.validate_on_submit():
         try:
-            with write_transaction():
+            with cards.card_guess(request.remote_addr), write_transaction():
                 project = cards.check_redeem_card(current_user._get_current_object(), form.card_number.data, form.pin.data)
         except DomainError as exc:
-            if exc.code == "card_invalid":
-                mark_failed()
             flash(exc.message, "danger")
-            return render_template("accounts/redeem.html", form=form), exc.status
+            return render_template("accounts/redeem.html", form=form), exc.status, _error_headers(exc)
         flash(_("You are now enrolled in %(title)s.", title=project.title), "success")
         return redirect(url_for("courses.home"))
     return render_template("accounts/redeem.html", form=form)
