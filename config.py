@@ -52,6 +52,10 @@ class Config:
     LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100 per 5 minutes")
     CARD_FAILURES_PER_ADDRESS = os.environ.get("CARD_FAILURES_PER_ADDRESS", "10 per 10 minutes")
 
+    # Proxies in front of the app (nginx: 1) whose X-Forwarded-For / -Proto / -Host are believed, so
+    # that per-address sign-in limits count the client's address, not the proxy's. 0: none believed.
+    TRUSTED_PROXIES = _int_env("TRUSTED_PROXIES", 0)
+
     API_TOKEN_TTL_S = _int_env("API_TOKEN_TTL_S", 30 * 24 * 3600)
     MAX_IMPORT_BYTES = _int_env("MAX_IMPORT_BYTES", 5 * 1024 * 1024)
     MAX_IMPORT_UNPACKED_BYTES = _int_env("MAX_IMPORT_UNPACKED_BYTES", 50 * 1024 * 1024)

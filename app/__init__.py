@@ -3,6 +3,7 @@ import os
 
 from flask import Flask, has_request_context, request, session
 from flask_bootstrap import Bootstrap5
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import babel, csrf, db, login_manager, migrate
 
@@ -37,6 +38,9 @@ def create_app(config: str | object | None = None) -> Flask:
     if hasattr(config, "check"):
         config.check()
     app.config.from_object(config)
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     if not app.config.get("MEDIA_SIGNING_KEY"):
         app.config["MEDIA_SIGNING_KEY"] = "media:" + app.config["SECRET_KEY"]
 

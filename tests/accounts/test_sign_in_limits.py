@@ -148,6 +148,31 @@ def test_failures_per_address_lock_that_address_on_every_route(app, store, clock
     assert api_sign_in(app.test_client(), "ida").status_code == 200
 
 
+@pytest.mark.config(TRUSTED_PROXIES=1, LOGIN_FAILURES_PER_ADDRESS="8 per 5 minutes")
+def test_behind_a_trusted_proxy_the_client_address_is_counted(app, clock, make_user):
+    make_user("ivy")
+    via_proxy = {"X-Forwarded-For": "203.0.113.7"}
+    for i in range(8):
+        assert app.test_client().post("/api/v1/auth/token", json={"username": f"nobody{i}", "password": WRONG},
+                                      headers=via_proxy).status_code == 401
+    assert app.test_client().post("/api/v1/auth/token", json={"username": "ivy", "password": DEFAULT_PASSWORD},
+                                  headers=via_proxy).status_code == 429
+    other = {"X-Forwarded-For": "203.0.113.8"}
+    assert app.test_client().post("/api/v1/auth/token", json={"username": "ivy", "password": DEFAULT_PASSWORD},
+                                  headers=other).status_code == 200
+
+
+@pytest.mark.config(LOGIN_FAILURES_PER_ADDRESS="8 per 5 minutes")
+def test_without_a_trusted_proxy_forwarded_addresses_are_ignored(app, clock, make_user):
+    make_user("ivo")
+    for i in range(8):
+        forged = {"X-Forwarded-For": f"198.51.100.{i}"}
+        assert app.test_client().post("/api/v1/auth/token", json={"username": f"nobody{i}", "password": WRONG},
+                                      headers=forged).status_code == 401
+    assert app.test_client().post("/api/v1/auth/token", json={"username": "ivo", "password": DEFAULT_PASSWORD},
+                                  headers={"X-Forwarded-For": "198.51.100.99"}).status_code == 429
+
+
 @pytest.fixture
 def card_project(make_project, org_tree):
     return make_project("Card project", org=org_tree["county_a"], ends_on=date(2026, 6, 30))
