@@ -11,7 +11,8 @@ Three policies, chosen by the answer's Content-Type:
 - media files (video, audio, images, PDF): only ``frame-ancestors 'self'``,
   because the projector shows a document in a frame and Chrome's PDF viewer
   draws its own page with inline styles that any ``default-src`` would block;
-- everything else (JSON, plain text, scripts, styles): nothing may load or run.
+- everything else (JSON, plain text, scripts, styles, and SVG images, which
+  can hold scripts): nothing may load or run.
 Headers an answer already carries are kept.
 """
 from __future__ import annotations
@@ -76,9 +77,12 @@ class SecurityHeaders:
 
     def __init__(self, wsgi_app, hsts_max_age_s: int = 0):
         self.wsgi_app = wsgi_app
-        self.always = COMMON_HEADERS
+        always = COMMON_HEADERS
         if hsts_max_age_s > 0:
-            self.always += (("Strict-Transport-Security", f"max-age={int(hsts_max_age_s)}"),)
+            always += (("Strict-Transport-Security", f"max-age={int(hsts_max_age_s)}"),)
+        self.page_headers = always + (("X-Frame-Options", "DENY"),)
+        self.media_headers = always + MEDIA_HEADERS
+        self.other_headers = always + OTHER_HEADERS
 
     def __call__(self, environ, start_response):
         def start(status, headers, exc_info=None):
@@ -97,13 +101,12 @@ class SecurityHeaders:
                 content_type = value.lower()
         if content_type.startswith("text/html"):
             nonce = environ.get(_NONCE_KEY) or secrets.token_urlsafe(16)
-            extra = (("X-Frame-Options", "DENY"), ("Content-Security-Policy", page_policy(nonce)))
-        elif content_type.startswith(_MEDIA_TYPES):
-            extra = MEDIA_HEADERS
+            extra = self.page_headers + (("Content-Security-Policy", page_policy(nonce)),)
+        elif content_type.startswith(_MEDIA_TYPES) and not content_type.startswith("image/svg"):
+            extra = self.media_headers
         else:
-            extra = OTHER_HEADERS
-        added = [(name, value) for name, value in self.always + extra if name.lower() not in present]
-        return headers + added if added else headers
+            extra = self.other_headers
+        return headers + [(name, value) for name, value in extra if name.lower() not in present]
 
 
 def install_security_headers(app: Flask) -> None:
