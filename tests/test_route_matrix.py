@@ -65,7 +65,7 @@ class _PageTags(HTMLParser):
         self.handlers += [f"<{tag} {name}=...>" for name in names if name.startswith("on")]
 
 
-def _every_request(app):
+def every_request(app):
     """(method, path) of every route and method of the app, sign-out last."""
     adapter = app.url_map.bind("localhost")
     rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint == "accounts.logout", r.rule))
@@ -128,7 +128,7 @@ def test_every_answer_of_every_route_carries_the_security_headers(app, small_wor
     clients = {"anonymous": app.test_client(), **{who: login(app.test_client(), user) for who, user in small_world.items()}}
     problems, nonces, pages = [], [], 0
     for who, client in clients.items():
-        for method, path in _every_request(app):
+        for method, path in every_request(app):
             response = client.open(path, method=method)
             problems += [f"[{who}] {p}" for p in _header_problems(method, path, response)]
             if response.mimetype == "text/html":

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from app.accounts.models import User
 from app.extensions import db
 from tests.browser.conftest import sign_in
+from tests.test_route_matrix import every_request, small_world  # noqa: F401  (small_world: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -93,3 +94,21 @@ def test_the_projector_frames_a_document_lesson(app, live_server, page, org_tree
     content = frame.element_handle().content_frame()
     content.wait_for_load_state()
     assert "/media/s/" + key in content.url  # a refused frame would show chrome-error://
+
+
+def test_every_page_loads_without_a_csp_violation(app, live_server, page, small_world, login):
+    """Each HTML page of the route walk (tests/test_route_matrix.py), as the admin and as the learner."""
+    shown = set()
+    for who, user in small_world.items():
+        client = login(app.test_client(), user)
+        pages = [path for method, path in every_request(app) if method == "GET"
+                 and (rv := client.get(path)).status_code == 200 and rv.mimetype == "text/html"]
+        page.context.clear_cookies()
+        sign_in(page, live_server, user.username)
+        for path in pages:
+            assert page.goto(live_server.url + path).ok, path
+            shown.add(path)
+    # the pages with scripts among them: the player, the projector, the upload page, a confirm button
+    assert {"/projects/1/lessons/1/play", "/lessons/1/projector?project_id=1", "/courses/1/media",
+            "/admin/users/1"} <= shown, sorted(shown)
+    assert len(shown) > 30
