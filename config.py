@@ -66,6 +66,9 @@ class Config:
     LANGUAGES = ["zh_CN", "en"]
     BOOTSTRAP_SERVE_LOCAL = True
 
+    # Strict-Transport-Security max-age; 0 sends none (browsers would keep a test or dev host on HTTPS)
+    HSTS_MAX_AGE_S = 0
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
@@ -92,6 +95,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    HSTS_MAX_AGE_S = _int_env("HSTS_MAX_AGE_S", 365 * 24 * 3600)
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     DEMO_ALLOWED = os.environ.get("XUESHI_ALLOW_DEMO") == "1"
 

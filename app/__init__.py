@@ -73,6 +73,9 @@ def create_app(config: str | object | None = None) -> Flask:
     install_error_handlers(app)
     _register_blueprints(app)
     _register_commands(app)
+    from app.common.security import install_security_headers
+
+    install_security_headers(app)  # after the blueprints: it wraps their WSGI fast paths too
 
     @app.context_processor
     def _inject_helpers():

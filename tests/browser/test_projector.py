@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.media.models import MediaAsset, MediaRendition
-from tests.conftest import DEFAULT_PASSWORD
+from tests.browser.conftest import sign_in
 
 RUNGS = {"240p": (320, 240, 364_000), "360p": (480, 360, 696_000)}
 
@@ -56,14 +56,6 @@ def room(app, clips, org_tree, make_project, make_course, make_class, make_user)
     return {"project": project, "lesson": lesson, "tutor": tutor}
 
 
-def sign_in(page, live_server, username):
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
-    page.click("[data-testid=login-submit]")
-    expect(page).not_to_have_url(re.compile(r"/login"))
-
-
 def open_projector(page, live_server, room):
     sign_in(page, live_server, "tutor1")
     page.goto(f"{live_server.url}/lessons/{room['lesson'].id}/projector?project_id={room['project'].id}")
@@ -96,10 +88,10 @@ def test_projector_plays_the_highest_rendition_full_screen(page, live_server, ro
     box = page.locator("[data-testid=toggle]").bounding_box()
     assert box["height"] >= 40 and box["width"] >= 100
     page.keyboard.press("Space")
-    page.wait_for_function("document.querySelector('[data-testid=video]').paused")
+    page.wait_for_function("() => document.querySelector('[data-testid=video]').paused")
     before = video_time(page)
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"document.querySelector('[data-testid=video]').currentTime >= {before + 9.5}")
+    page.wait_for_function(f"() => document.querySelector('[data-testid=video]').currentTime >= {before + 9.5}")
     expect(page.locator("[data-testid=time]")).to_have_text(re.compile(r"^0:1[0-2]$"))
     expect(page.locator("[data-testid=duration]")).to_have_text("0:12")
 
@@ -141,7 +133,7 @@ def test_signed_urls_are_renewed_before_they_expire(page, live_server, room):
     page.click("[data-testid=start]")
     wait_playing_past(page, 0.5)
     # Renewal is due 1 s before expiry (a quarter of the TTL): a new URL, same position, still playing.
-    page.wait_for_function(f"document.querySelector('[data-testid=video]').currentSrc !== {first!r}", timeout=10000)
+    page.wait_for_function(f"() => document.querySelector('[data-testid=video]').currentSrc !== {first!r}", timeout=10000)
     wait_playing_past(page, 3.2)
     renewed = page.eval_on_selector("[data-testid=video]", "v => v.currentSrc")
     assert int(parse_qs(urlsplit(renewed).query)["expires"][0]) > int(parse_qs(urlsplit(first).query)["expires"][0])
@@ -155,7 +147,7 @@ def test_a_410_fetches_fresh_urls_and_seeks_back(page, live_server, room):
     page.click("[data-testid=start]")
     wait_playing_past(page, 2.0)
     page.keyboard.press("Space")
-    page.wait_for_function("document.querySelector('[data-testid=video]').paused")
+    page.wait_for_function("() => document.querySelector('[data-testid=video]').paused")
     position = video_time(page)
 
     # The URL now answers 410 (expired) once; the element has to fetch it again.
@@ -259,9 +251,9 @@ def test_auto_mode_steps_down_after_repeated_stalls(page, live_server, room):
       v.play();
     }""", {"lessonId": room["lesson"].id, "projectId": room["project"].id})
     assert page.evaluate("window.firstLabel") == "360p"
-    page.wait_for_function("window.autoController.current.label === '240p'", timeout=45000)
+    page.wait_for_function("() => window.autoController.current.label === '240p'", timeout=45000)
     assert "/240p.mp4" in page.eval_on_selector("#auto-video", "v => v.getAttribute('src')")
-    page.wait_for_function("document.getElementById('auto-video').currentTime > 0.5")  # and it plays on
+    page.wait_for_function("() => document.getElementById('auto-video').currentTime > 0.5")  # and it plays on
 
 
 def test_a_pdf_lesson_is_shown_full_screen(page, live_server, room, app, make_course):

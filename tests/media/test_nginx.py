@@ -10,6 +10,7 @@ and the app mode works behind the proxy.
 """
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -242,3 +243,36 @@ def test_app_mode_behind_the_proxy(app, media_file, start_nginx):
     assert body == DATA[123:457] and headers["content-type"] == "video/mp4"
     assert nginx.get(url.replace("md5=", "md5=Q"))[0] == 403
     assert nginx.get("/healthz")[0] == 200
+
+
+_SECURITY_HEADERS = ("x-content-type-options", "referrer-policy", "x-frame-options", "content-security-policy")
+
+
+def _header_list(nginx: Nginx, target: str, headers: dict | None = None) -> list[tuple[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
+    try:
+        conn.request("GET", target, headers=headers or {})
+        rv = conn.getresponse()
+        rv.read()
+        return [(k.lower(), v) for k, v in rv.getheaders()]
+    finally:
+        conn.close()
+
+
+def _security(headers) -> list[tuple[str, str]]:
+    return sorted((k.lower(), v) for k, v in headers if k.lower() in _SECURITY_HEADERS)
+
+
+@pytest.mark.parametrize("mode", ["secure-link", "x-accel", "app"])
+def test_files_nginx_serves_carry_the_apps_security_headers(app, client, media_file, start_nginx, mode):
+    url = _sign(app, 600)
+    from_app = _security(client.get(url, headers={"Range": "bytes=0-9"}).headers.items())
+    assert len(from_app) == len(_SECURITY_HEADERS)
+    app.config["MEDIA_SERVE_MODE"] = mode
+    nginx = start_nginx(mode)
+    assert _security(_header_list(nginx, url, {"Range": "bytes=0-9"})) == from_app, nginx.errors()
+    # the files under /static/ that nginx serves itself, and the app's pages through the proxy (new nonce each time)
+    for target in ("/static/css/app.css", "/login"):
+        through_nginx = [(k, re.sub(r"'nonce-[^']+'", "'nonce'", v)) for k, v in _security(_header_list(nginx, target))]
+        direct = [(k, re.sub(r"'nonce-[^']+'", "'nonce'", v)) for k, v in _security(client.get(target).headers.items())]
+        assert through_nginx == direct and len(direct) == len(_SECURITY_HEADERS), target
