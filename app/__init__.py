@@ -75,7 +75,7 @@ def create_app(config: str | object | None = None) -> Flask:
     _register_commands(app)
     from app.common.security import install_security_headers
 
-    install_security_headers(app)  # after the blueprints: it wraps their WSGI fast paths too
+    install_security_headers(app)
 
     @app.context_processor
     def _inject_helpers():

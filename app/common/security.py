@@ -1,9 +1,4 @@
-"""Security headers on every answer of the app, added in one place: a WSGI middleware installed by create_app.
-
-A small middleware rather than Flask-Talisman or an after_request hook: the
-heartbeat and signed-stream fast paths (tracking/api.py, media/views.py)
-answer before Flask's request machinery, where no Flask hook or extension
-runs, and they are most of the traffic. The middleware wraps them too.
+"""Security headers on every answer of the app, added in one place: an after_request hook installed by create_app.
 
 Three policies, chosen by the answer's Content-Type:
 - pages (text/html): scripts only from our origin or carrying this request's
@@ -19,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, request
+from flask import Flask, Response, request
 
 _NONCE_KEY = "xueshi.csp_nonce"
 
@@ -73,10 +68,9 @@ def csp_nonce() -> str:
 
 
 class SecurityHeaders:
-    """WSGI middleware: add the missing security headers to every answer (see the module docstring)."""
+    """The security headers of each kind of answer (see the module docstring)."""
 
-    def __init__(self, wsgi_app, hsts_max_age_s: int = 0):
-        self.wsgi_app = wsgi_app
+    def __init__(self, hsts_max_age_s: int = 0):
         always = COMMON_HEADERS
         if hsts_max_age_s > 0:
             always += (("Strict-Transport-Security", f"max-age={int(hsts_max_age_s)}"),)
@@ -84,32 +78,22 @@ class SecurityHeaders:
         self.media_headers = always + MEDIA_HEADERS
         self.other_headers = always + OTHER_HEADERS
 
-    def __call__(self, environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, self.with_headers(environ, headers), exc_info)
-
-        return self.wsgi_app(environ, start)
-
-    def with_headers(self, environ: dict, headers: list) -> list:
-        """Return ``headers`` with the missing security headers added."""
-        present = set()
-        content_type = ""
-        for name, value in headers:
-            name = name.lower()
-            present.add(name)
-            if name == "content-type":
-                content_type = value.lower()
+    def add_to(self, response: Response) -> Response:
+        """Add the security headers ``response`` lacks."""
+        content_type = (response.content_type or "").lower()
         if content_type.startswith("text/html"):
-            nonce = environ.get(_NONCE_KEY) or secrets.token_urlsafe(16)
-            extra = self.page_headers + (("Content-Security-Policy", page_policy(nonce)),)
+            extra = self.page_headers + (("Content-Security-Policy", page_policy(csp_nonce())),)
         elif content_type.startswith(_MEDIA_TYPES) and not content_type.startswith("image/svg"):
             extra = self.media_headers
         else:
             extra = self.other_headers
-        return headers + [(name, value) for name, value in extra if name.lower() not in present]
+        for name, value in extra:
+            if name not in response.headers:
+                response.headers[name] = value
+        return response
 
 
 def install_security_headers(app: Flask) -> None:
-    """Wrap the app's WSGI callable (after every fast path is installed) and offer csp_nonce() to templates."""
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, app.config.get("HSTS_MAX_AGE_S", 0))
+    """Add the security headers to every answer and offer csp_nonce() to templates."""
+    app.after_request(SecurityHeaders(app.config.get("HSTS_MAX_AGE_S", 0)).add_to)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -1,4 +1,4 @@
-"""Security headers (app/common/security.py): the fast paths and media files get them, HSTS only in production,
+"""Security headers (app/common/security.py): API answers and media files get them, HSTS only in production,
 and no template or script carries inline code the page's CSP would refuse.
 
 Every route's answers are checked by tests/test_route_matrix.py; a real browser by tests/browser.
@@ -10,8 +10,6 @@ import pytest
 
 from app.common import clock
 from app.media import signing
-from app.media.views import StreamFastPath
-from app.tracking.api import HeartbeatFastPath
 from config import Config, DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.conftest import bearer
 
@@ -70,23 +68,7 @@ def test_no_hsts_by_default(client):
     assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
-def _layer(app, kind):
-    layer = app.wsgi_app
-    while not isinstance(layer, kind):
-        layer = layer.wsgi_app
-    return layer
-
-
-def _flask_must_not_answer(app, monkeypatch, kind):
-    """Make the Flask app behind the ``kind`` fast path fail, so that the answer is the fast path's own."""
-    def refuse(environ, start_response):
-        raise AssertionError(f"{environ['PATH_INFO']} reached Flask")
-
-    monkeypatch.setattr(_layer(app, kind), "wsgi_app", refuse)
-
-
-def test_a_heartbeat_answered_by_the_fast_path_carries_the_headers(app, client, monkeypatch, org_tree, make_project,
-                                                                   make_course, make_user, enroll, api_token):
+def test_a_heartbeat_answer_carries_the_headers(app, client, org_tree, make_project, make_course, make_user, enroll, api_token):
     project = make_project(is_presence_check_enabled=False)
     lesson = make_course(project).modules[0].lessons[0]
     learner = make_user("learner1", org=org_tree["school_a1"])
@@ -95,7 +77,6 @@ def test_a_heartbeat_answered_by_the_fast_path_carries_the_headers(app, client, 
     opened = client.post("/api/v1/playback/sessions", json={"lesson_id": lesson.id, "project_id": project.id},
                          headers=headers)
     assert opened.status_code == 201, opened.get_data(as_text=True)
-    _flask_must_not_answer(app, monkeypatch, HeartbeatFastPath)
     beat = {"seq": 1, "position_s": 0, "playing": True, "visible": True, "rate": 1, "event": "play"}
     rv = client.post(f"/api/v1/playback/sessions/{opened.get_json()['session_id']}/heartbeats", json=beat,
                      headers=headers)
@@ -109,20 +90,16 @@ def test_a_heartbeat_answered_by_the_fast_path_carries_the_headers(app, client, 
 FRAMED_BY_OUR_PAGES = "frame-ancestors 'self'"
 
 
-@pytest.mark.parametrize("fast_path", [True, False])
 @pytest.mark.parametrize("key, content_type, policy", [
     ("docs/ab/0123456789abcdef/handout.pdf", "application/pdf", FRAMED_BY_OUR_PAGES),
     ("assets/ab/0123456789abcdef/720p.mp4", "video/mp4", FRAMED_BY_OUR_PAGES),
     ("assets/ab/0123456789abcdef/poster.jpg", "image/jpeg", FRAMED_BY_OUR_PAGES),
     ("docs/ab/0123456789abcdef/figure.svg", "image/svg+xml", OTHER_POLICY),  # an SVG can hold scripts
 ])
-def test_media_files_may_be_framed_by_our_pages_only(app, client, monkeypatch, key, content_type, policy, fast_path):
+def test_media_files_may_be_framed_by_our_pages_only(app, client, key, content_type, policy):
     path = Path(app.config["MEDIA_ROOT"]) / key
     path.parent.mkdir(parents=True)
     path.write_bytes(b"%PDF-1.4 " + bytes(2000))
-    app.config["MEDIA_STREAM_FAST_PATH"] = fast_path
-    if fast_path:
-        _flask_must_not_answer(app, monkeypatch, StreamFastPath)
     url = signing.sign_key(key, int(clock.now().timestamp()) + 600, app.config["MEDIA_SIGNING_KEY"]).url
     for headers, status in (({}, 200), ({"Range": "bytes=0-99"}, 206), ({"Range": "bytes=5000-"}, 416)):
         rv = client.get(url, headers=headers)
