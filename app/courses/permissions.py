@@ -29,6 +29,11 @@ def can_edit_project(user, project: Project) -> bool:
     return in_scope(user, _unit(project))
 
 
+def can_archive_project(user, project: Project) -> bool:
+    """Archive, restore or delete (when it holds no credit): whoever may edit it."""
+    return can_edit_project(user, project)
+
+
 def can_manage_enrollments(user, project: Project) -> bool:
     return can_view_project(user, project)
 
@@ -70,6 +75,11 @@ def can_create_course(user, org_unit=None) -> bool:
 
 def can_edit_course(user, course: Course) -> bool:
     return in_scope(user, _unit(course))
+
+
+def can_archive_course(user, course: Course) -> bool:
+    """Archive, restore or delete (when it holds no credit) the course or one of its lessons: whoever may edit it."""
+    return can_edit_course(user, course)
 
 
 def can_link_course(user, project: Project, course: Course | None = None) -> bool:
