@@ -16,6 +16,7 @@ from app.accounts.admin_forms import ActionForm, as_choices, kind_labels
 from app.accounts.admin_views import tree_order, unit_choices
 from app.accounts.models import OrgUnit, User
 from app.common import clock
+from app.common import permissions as scope
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common.permissions import admin_required
@@ -35,7 +36,7 @@ MAX_ENROL_AT_ONCE = 5000
 
 @bp.context_processor
 def _inject():
-    return {**account_perms.template_permissions(), "kind_labels": kind_labels()}
+    return {"kind_labels": kind_labels()}
 
 
 def _me():
@@ -48,7 +49,7 @@ def _like(q: str) -> str:
 
 def _units_in_scope() -> list[OrgUnit]:
     return tree_order(list(db.session.execute(
-        select(OrgUnit).where(account_perms.unit_scope_clause(OrgUnit.path, _me()))).scalars()))
+        select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()))).scalars()))
 
 
 def _project_or_404(project_id: int) -> Project:
@@ -82,7 +83,7 @@ def _field_error(form, exc: DomainError) -> None:
 def _unit_from(form) -> OrgUnit | None | bool:
     """The org unit chosen in a form, which must lie in the admin's scope (False: error added)."""
     unit = db.session.get(OrgUnit, form.org_unit_id.data) if form.org_unit_id.data else None
-    if unit is None or not account_perms.in_scope(_me(), unit):
+    if unit is None or not scope.in_scope(_me(), unit):
         form.org_unit_id.errors.append(_("Choose an org unit of the area you administer."))
         return False
     return unit
@@ -234,7 +235,7 @@ def project_course_update(project_id: int, link_id: int):
 # ---------------------------------------------------------------- enrolments
 def _project_area_schools(project: Project) -> list[OrgUnit]:
     return tree_order(list(db.session.execute(
-        select(OrgUnit).where(account_perms.unit_scope_clause(OrgUnit.path, _me()),
+        select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()),
                               OrgUnit.path.like(project.org_unit.path + "%"),
                               OrgUnit.kind.in_(("school", "learning_center")))
     ).scalars()))
@@ -303,7 +304,7 @@ def enroll(project_id: int):
     user_ids = request.form.getlist("user_ids", type=int)[:MAX_ENROL_AT_ONCE + 1]
     if form.school_id.data:
         school = db.session.get(OrgUnit, form.school_id.data)
-        if school is None or not account_perms.in_scope(me, school) or not school.path.startswith(project.org_unit.path):
+        if school is None or not scope.in_scope(me, school) or not school.path.startswith(project.org_unit.path):
             flash(_("Choose a school of your area inside the project's area."), "danger")
             return refused(400)
         users = db.session.execute(

@@ -5,9 +5,8 @@ below it (a county admin for a province project) see it and work with it inside 
 area (enrol their teachers, form their classes) without changing it; nobody else sees it.
 """
 from app.accounts.models import User
-from app.accounts.permissions import (
-    covers_scope, in_scope, is_admin, user_anchor_paths, can_view_user, visible_unit_clause,
-)
+from app.accounts.permissions import can_view_user, user_anchor_paths
+from app.common.permissions import covers_scope, in_scope, is_admin, visible_unit_clause
 from app.courses.models import Course, Enrollment, Project
 
 
