@@ -77,13 +77,20 @@ def create_app(config: str | object | None = None) -> Flask:
 
     install_security_headers(app)
 
-    @app.context_processor
-    def _inject_helpers():
-        from app.common.templating import template_helpers
-
-        return template_helpers()
-
+    _register_template_helpers(app)
     return app
+
+
+def _register_template_helpers(app: Flask) -> None:
+    """Every feature offers its own permission helpers to templates (a lower feature never imports a higher one)."""
+    from app.accounts import permissions as accounts_permissions
+    from app.classrooms import permissions as classrooms_permissions
+    from app.common.templating import permission_helpers, template_helpers
+    from app.courses import permissions as courses_permissions
+
+    app.context_processor(template_helpers)
+    for module in (accounts_permissions, courses_permissions, classrooms_permissions):
+        app.context_processor(permission_helpers(module))
 
 
 def _register_blueprints(app: Flask) -> None:

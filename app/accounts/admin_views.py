@@ -19,6 +19,7 @@ from app.accounts.admin_forms import (
 from app.accounts.models import OrgUnit, RoleAssignment, User
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
+from app.common import permissions as scope
 from app.common.permissions import admin_required
 from app.extensions import db
 
@@ -29,7 +30,7 @@ PER_PAGE = 25
 
 @bp.context_processor
 def _inject():
-    return {**perms.template_permissions(), "kind_labels": kind_labels()}
+    return {"kind_labels": kind_labels()}
 
 
 # ---------------------------------------------------------------- helpers
@@ -38,7 +39,7 @@ def _me():
 
 
 def _units_in_scope(kinds: tuple[str, ...] | None = None) -> list[OrgUnit]:
-    stmt = select(OrgUnit).where(perms.unit_scope_clause(OrgUnit.path, _me()))
+    stmt = select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()))
     if kinds:
         stmt = stmt.where(OrgUnit.kind.in_(kinds))
     return tree_order(list(db.session.execute(stmt).scalars()))
@@ -102,7 +103,7 @@ def index():
 
     me = _me()
     counts = {
-        "units": db.session.execute(select(func.count(OrgUnit.id)).where(perms.unit_scope_clause(OrgUnit.path, me))).scalar_one(),
+        "units": db.session.execute(select(func.count(OrgUnit.id)).where(scope.unit_scope_clause(OrgUnit.path, me))).scalar_one(),
         "users": db.session.execute(select(func.count(User.id)).where(perms.users_in_scope_clause(me))).scalar_one(),
         "projects": db.session.execute(
             select(func.count(Project.id)).join(OrgUnit, OrgUnit.id == Project.org_unit_id)
@@ -112,9 +113,9 @@ def index():
             .where(course_perms.visible_projects_clause(me))).scalar_one(),
         "classes": db.session.execute(
             select(func.count(Class_.id)).join(OrgUnit, OrgUnit.id == Class_.org_unit_id)
-            .where(perms.unit_scope_clause(OrgUnit.path, me))).scalar_one(),
+            .where(scope.unit_scope_clause(OrgUnit.path, me))).scalar_one(),
     }
-    roots = [u for u in _units_in_scope() if u.path in perms.scope_paths(me)] if "/" not in perms.scope_paths(me) else []
+    roots = [u for u in _units_in_scope() if u.path in scope.scope_paths(me)] if "/" not in scope.scope_paths(me) else []
     return render_template("admin/index.html", counts=counts, roots=roots, is_site_admin=me.is_site_admin)
 
 
@@ -259,7 +260,7 @@ def _school_for(form, me):
             return False
         return None
     school = db.session.get(OrgUnit, form.school_id.data)
-    if school is None or not perms.in_scope(me, school):
+    if school is None or not scope.in_scope(me, school):
         form.school_id.errors.append(_("Choose a unit of the area you administer."))
         return False
     return school
@@ -456,7 +457,7 @@ def _import_choices(form: ImportForm):
     form.project_id.choices = as_choices([("", _("— none —"))] + [(p.id, p.title) for p in projects])
     classes = db.session.execute(
         select(Class_).join(OrgUnit, OrgUnit.id == Class_.org_unit_id)
-        .where(perms.unit_scope_clause(OrgUnit.path, me), Class_.project_id.in_([p.id for p in projects]))
+        .where(scope.unit_scope_clause(OrgUnit.path, me), Class_.project_id.in_([p.id for p in projects]))
         .order_by(Class_.project_id, Class_.name)
     ).scalars().all()
     titles = {p.id: p.title for p in projects}

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.accounts import auth
 from app.accounts.models import OrgUnit, RoleAssignment, User
-from app.accounts.permissions import in_scope
+from app.common.permissions import in_scope
 from app.accounts.service import PHONE_RE, STAGES, USERNAME_RE, generate_password, hash_bulk_secret
 from app.common.exceptions import Invalid
 from app.extensions import db

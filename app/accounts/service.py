@@ -83,7 +83,10 @@ def do_create_user(username: str, password: str, *, real_name: str = "", teacher
 
 
 def do_assign_role(user: User, role: str, *, org_unit: OrgUnit | None = None, class_=None) -> RoleAssignment:
-    """Give the user a role in an org unit or a class (idempotent)."""
+    """Give the user a role in an org unit or a class (idempotent).
+
+    A class's room is not checked here: seating learners is the classrooms service's work.
+    """
     if role not in ROLES:
         raise Invalid(_("Unknown role %(role)s.", role=role), code="role")
     if role in CLASS_ROLES and class_ is None:
@@ -98,10 +101,6 @@ def do_assign_role(user: User, role: str, *, org_unit: OrgUnit | None = None, cl
     ).scalar_one_or_none()
     if existing:
         return existing
-    if role == "learner" and class_ is not None:
-        from app.classrooms.service import check_class_has_room
-
-        check_class_has_room(class_)
     assignment = RoleAssignment(user_id=user.id, role=role, org_unit_id=org_unit.id if org_unit else None,
                                 class_id=class_.id if class_ is not None else None)
     db.session.add(assignment)

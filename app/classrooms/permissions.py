@@ -6,7 +6,7 @@ answered with 404, like an object outside an admin's scope.
 from sqlalchemy import select
 
 from app.accounts.models import RoleAssignment
-from app.accounts.permissions import _real, in_scope, unit_scope_clause
+from app.common.permissions import in_scope, real_user, unit_scope_clause
 from app.classrooms.models import Class_
 from app.courses.permissions import can_view_project
 
@@ -14,7 +14,7 @@ STAFF_ROLES = ("tutor", "class_manager")
 
 
 def is_class_staff(user, cls: Class_) -> bool:
-    user = _real(user)
+    user = real_user(user)
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return any(r.class_id == cls.id and r.role in STAFF_ROLES for r in user.roles)
@@ -48,7 +48,7 @@ def can_view_roster(user, cls: Class_) -> bool:
 
 
 def can_view_my_classes(user, _obj=None) -> bool:
-    return bool(getattr(_real(user), "is_authenticated", False))
+    return bool(getattr(real_user(user), "is_authenticated", False))
 
 
 def classes_in_scope_clause(user):
@@ -60,5 +60,5 @@ def classes_in_scope_clause(user):
 
 def staff_class_ids_stmt(user):
     return select(RoleAssignment.class_id).where(
-        RoleAssignment.user_id == _real(user).id, RoleAssignment.role.in_(STAFF_ROLES)
+        RoleAssignment.user_id == real_user(user).id, RoleAssignment.role.in_(STAFF_ROLES)
     )

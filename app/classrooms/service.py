@@ -27,11 +27,6 @@ def count_learners(cls: Class_) -> int:
     ).scalar_one()
 
 
-def check_class_has_room(cls: Class_) -> None:
-    if count_learners(cls) >= cls.capacity:
-        raise Conflict(_("The class %(name)s is full (%(n)d learners).", name=cls.name, n=cls.capacity), code="class_full")
-
-
 def get_class_members(cls: Class_, role: str | None = None) -> list[tuple[User, str]]:
     stmt = select(User, RoleAssignment.role).join(RoleAssignment, RoleAssignment.user_id == User.id).where(
         RoleAssignment.class_id == cls.id

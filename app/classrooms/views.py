@@ -16,6 +16,7 @@ from app.accounts.models import OrgUnit, RoleAssignment, User
 from app.classrooms import permissions as perms, service
 from app.classrooms.forms import AddLearnersForm, ClassForm, StaffForm
 from app.classrooms.models import Class_
+from app.common import permissions as scope
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common.permissions import admin_required
@@ -30,7 +31,7 @@ MAX_NAMES = 200
 
 @bp.context_processor
 def _inject():
-    return {**account_perms.template_permissions(), "kind_labels": kind_labels()}
+    return {"kind_labels": kind_labels()}
 
 
 def _me():
@@ -61,7 +62,7 @@ def _managed_class(class_id: int) -> Class_:
 
 def _class_units(project: Project) -> list[OrgUnit]:
     return tree_order(list(db.session.execute(
-        select(OrgUnit).where(account_perms.unit_scope_clause(OrgUnit.path, _me()),
+        select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()),
                               OrgUnit.path.like(project.org_unit.path + "%"))
     ).scalars()))
 
@@ -71,7 +72,7 @@ def _learning_centers(project: Project) -> list[OrgUnit]:
     centers = db.session.execute(
         select(OrgUnit).where(OrgUnit.kind == "learning_center", OrgUnit.path.like(project.org_unit.path + "%"))
     ).scalars().all()
-    return tree_order([c for c in centers if account_perms.in_scope(me, c) or account_perms.covers_scope(me, c.parent)])
+    return tree_order([c for c in centers if scope.in_scope(me, c) or scope.covers_scope(me, c.parent)])
 
 
 def _fill_class_form(form: ClassForm, project: Project) -> None:

@@ -1,4 +1,6 @@
-"""Helpers available in every template."""
+"""Helpers available in every template; each feature adds its own permission helpers in create_app."""
+from collections.abc import Callable
+
 from flask import current_app
 from flask_babel import get_locale
 from flask_login import current_user
@@ -18,6 +20,12 @@ def current_language() -> str:
     """Return the UI language as configured names: "zh_CN" or "en"."""
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
+def permission_helpers(module) -> Callable[[], dict]:
+    """A context processor offering templates every can_* helper of a feature's permissions module."""
+    found = {name: getattr(module, name) for name in dir(module) if name.startswith("can_")}
+    return lambda: found
 
 
 def template_helpers() -> dict:

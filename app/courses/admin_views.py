@@ -16,6 +16,7 @@ from app.accounts.admin_forms import ActionForm, as_choices, kind_labels
 from app.accounts.admin_views import tree_order, unit_choices
 from app.accounts.models import OrgUnit, User
 from app.common import clock
+from app.common import permissions as scope
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common.permissions import admin_required
@@ -24,7 +25,7 @@ from app.courses.admin_forms import (
     CardsForm, CourseForm, CourseLinkForm, CourseLinkUpdateForm, EnrollForm, LessonForm, ModuleForm, MoveForm,
     ProjectForm, lesson_kind_choices,
 )
-from app.courses.models import Course, Enrollment, Module, Project, ProjectCourse
+from app.courses.models import Course, Enrollment, Lesson, Module, Project, ProjectCourse
 from app.extensions import db
 
 bp = Blueprint("courses_admin", __name__, url_prefix="/admin")
@@ -35,7 +36,7 @@ MAX_ENROL_AT_ONCE = 5000
 
 @bp.context_processor
 def _inject():
-    return {**account_perms.template_permissions(), "kind_labels": kind_labels()}
+    return {"kind_labels": kind_labels()}
 
 
 def _me():
@@ -48,7 +49,7 @@ def _like(q: str) -> str:
 
 def _units_in_scope() -> list[OrgUnit]:
     return tree_order(list(db.session.execute(
-        select(OrgUnit).where(account_perms.unit_scope_clause(OrgUnit.path, _me()))).scalars()))
+        select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()))).scalars()))
 
 
 def _project_or_404(project_id: int) -> Project:
@@ -82,7 +83,7 @@ def _field_error(form, exc: DomainError) -> None:
 def _unit_from(form) -> OrgUnit | None | bool:
     """The org unit chosen in a form, which must lie in the admin's scope (False: error added)."""
     unit = db.session.get(OrgUnit, form.org_unit_id.data) if form.org_unit_id.data else None
-    if unit is None or not account_perms.in_scope(_me(), unit):
+    if unit is None or not scope.in_scope(_me(), unit):
         form.org_unit_id.errors.append(_("Choose an org unit of the area you administer."))
         return False
     return unit
@@ -95,6 +96,8 @@ def projects():
     q = (request.args.get("q") or "").strip()[:100]
     stmt = (select(Project).join(OrgUnit, OrgUnit.id == Project.org_unit_id)
             .where(perms.visible_projects_clause(_me())).options(selectinload(Project.org_unit)))
+    show_archived = request.args.get("archived") == "1"
+    stmt = stmt.where(Project.is_archived.is_(show_archived))
     if q:
         stmt = stmt.where(Project.title.ilike(_like(q), escape="\\"))
     page = db.paginate(stmt.order_by(Project.starts_on.desc(), Project.id.desc()),
@@ -103,7 +106,7 @@ def projects():
         select(Enrollment.project_id, func.count(Enrollment.id))
         .where(Enrollment.project_id.in_([p.id for p in page.items])).group_by(Enrollment.project_id)
     ).all()) if page.items else {}
-    return render_template("admin/projects.html", page=page, q=q, counts=counts,
+    return render_template("admin/projects.html", page=page, q=q, counts=counts, show_archived=show_archived,
                            can_create=perms.can_create_project(_me()))
 
 
@@ -168,7 +171,7 @@ def _project_page(project: Project, status: int = 200):
     link_form = CourseLinkForm(formdata=None)
     candidates = db.session.execute(
         select(Course).join(OrgUnit, OrgUnit.id == Course.org_unit_id)
-        .where(perms.visible_projects_clause(me)).order_by(Course.title)
+        .where(perms.visible_projects_clause(me), Course.is_archived.is_(False)).order_by(Course.title)
     ).scalars().all()
     link_form.course_id.choices = as_choices((c.id, c.title) for c in candidates if c.id not in linked)
     enrolled = db.session.execute(
@@ -232,7 +235,7 @@ def project_course_update(project_id: int, link_id: int):
 # ---------------------------------------------------------------- enrolments
 def _project_area_schools(project: Project) -> list[OrgUnit]:
     return tree_order(list(db.session.execute(
-        select(OrgUnit).where(account_perms.unit_scope_clause(OrgUnit.path, _me()),
+        select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()),
                               OrgUnit.path.like(project.org_unit.path + "%"),
                               OrgUnit.kind.in_(("school", "learning_center")))
     ).scalars()))
@@ -301,7 +304,7 @@ def enroll(project_id: int):
     user_ids = request.form.getlist("user_ids", type=int)[:MAX_ENROL_AT_ONCE + 1]
     if form.school_id.data:
         school = db.session.get(OrgUnit, form.school_id.data)
-        if school is None or not account_perms.in_scope(me, school) or not school.path.startswith(project.org_unit.path):
+        if school is None or not scope.in_scope(me, school) or not school.path.startswith(project.org_unit.path):
             flash(_("Choose a school of your area inside the project's area."), "danger")
             return refused(400)
         users = db.session.execute(
@@ -435,11 +438,14 @@ def courses():
     q = (request.args.get("q") or "").strip()[:100]
     stmt = (select(Course).join(OrgUnit, OrgUnit.id == Course.org_unit_id)
             .where(perms.visible_projects_clause(_me())).options(selectinload(Course.org_unit)))
+    show_archived = request.args.get("archived") == "1"
+    stmt = stmt.where(Course.is_archived.is_(show_archived))
     if q:
         stmt = stmt.where(Course.title.ilike(_like(q), escape="\\"))
     page = db.paginate(stmt.order_by(Course.title, Course.id), page=request.args.get("page", 1, type=int),
                        per_page=PER_PAGE, error_out=False)
-    return render_template("admin/courses.html", page=page, q=q, can_create=perms.can_create_course(_me()))
+    return render_template("admin/courses.html", page=page, q=q, show_archived=show_archived,
+                           can_create=perms.can_create_course(_me()))
 
 
 @bp.route("/courses/new", methods=["GET", "POST"])
@@ -494,7 +500,8 @@ def _render_course(course: Course, form: CourseForm | None = None, status: int =
     return render_template(
         "admin/course.html", course=course, form=form, module_form=ModuleForm(formdata=None),
         lesson_form=LessonForm(formdata=None), move_form=MoveForm(formdata=None), action=ActionForm(formdata=None),
-        can_edit=perms.can_edit_course(_me(), course),
+        can_edit=perms.can_edit_course(_me(), course), show_archived=request.args.get("archived") == "1",
+        archived_count=sum(1 for module in course.modules for lesson in module.lessons if lesson.is_archived),
         has_media_upload=_media_upload_endpoint() is not None, media_upload_url=_media_upload_url,
         kind_names=dict(lesson_kind_choices()),
     ), status
@@ -607,8 +614,6 @@ def lesson_new(module_id: int):
 @bp.route("/lessons/<int:lesson_id>", methods=["GET", "POST"])
 @admin_required
 def lesson_edit(lesson_id: int):
-    from app.courses.models import Lesson
-
     lesson = db.session.get(Lesson, lesson_id)
     if lesson is None:
         abort(404)
@@ -638,8 +643,6 @@ def lesson_edit(lesson_id: int):
 @bp.post("/lessons/<int:lesson_id>/move")
 @admin_required
 def lesson_move(lesson_id: int):
-    from app.courses.models import Lesson
-
     lesson = db.session.get(Lesson, lesson_id)
     if lesson is None:
         abort(404)
@@ -651,3 +654,115 @@ def lesson_move(lesson_id: int):
         service.do_move_lesson(lesson, form.direction.data)
     flash(_("The lesson %(title)s was moved.", title=lesson.title), "success")
     return redirect(url_for(".course_detail", course_id=lesson.module.course_id))
+
+
+# ---------------------------------------------------------------- archive, restore, delete
+def _lesson_or_404(lesson_id: int) -> Lesson:
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None:
+        abort(404)
+    _course_or_404(lesson.module.course_id)
+    return lesson
+
+
+def _change_state(obj, action: str, title: str, done, back, refused):
+    """Archive, restore or delete obj; refused(status) renders the page again with the reason."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        with write_transaction():
+            if action == "delete":
+                service.check_delete(obj)
+            else:
+                service.do_set_archived(obj, action == "archive")
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return refused(exc.status)
+    messages = {
+        "archive": _("%(title)s was archived: it is no longer offered for study; every credited second is kept.",
+                     title=title),
+        "restore": _("%(title)s was restored and is offered for study again.", title=title),
+        "delete": _("%(title)s was deleted.", title=title),
+    }
+    flash(messages[action], "success")
+    return redirect(done if action == "delete" else back)
+
+
+def _project_state(project_id: int, action: str):
+    project = _project_or_404(project_id)
+    if not perms.can_archive_project(_me(), project):
+        abort(403)
+    return _change_state(project, action, project.title, url_for(".projects"),
+                         url_for(".project_detail", project_id=project.id), lambda status: _project_page(project, status))
+
+
+@bp.post("/projects/<int:project_id>/archive")
+@admin_required
+def project_archive(project_id: int):
+    return _project_state(project_id, "archive")
+
+
+@bp.post("/projects/<int:project_id>/restore")
+@admin_required
+def project_restore(project_id: int):
+    return _project_state(project_id, "restore")
+
+
+@bp.post("/projects/<int:project_id>/delete")
+@admin_required
+def project_delete(project_id: int):
+    return _project_state(project_id, "delete")
+
+
+def _course_state(course_id: int, action: str):
+    course = _course_or_404(course_id)
+    if not perms.can_archive_course(_me(), course):
+        abort(403)
+    return _change_state(course, action, course.title, url_for(".courses"),
+                         url_for(".course_detail", course_id=course.id), lambda status: _render_course(course, status=status))
+
+
+@bp.post("/courses/<int:course_id>/archive")
+@admin_required
+def course_archive(course_id: int):
+    return _course_state(course_id, "archive")
+
+
+@bp.post("/courses/<int:course_id>/restore")
+@admin_required
+def course_restore(course_id: int):
+    return _course_state(course_id, "restore")
+
+
+@bp.post("/courses/<int:course_id>/delete")
+@admin_required
+def course_delete(course_id: int):
+    return _course_state(course_id, "delete")
+
+
+def _lesson_state(lesson_id: int, action: str):
+    lesson = _lesson_or_404(lesson_id)
+    course = lesson.module.course
+    if not perms.can_archive_course(_me(), course):
+        abort(403)
+    back = url_for(".course_detail", course_id=course.id, archived="1" if action == "archive" else None)
+    return _change_state(lesson, action, lesson.title, url_for(".course_detail", course_id=course.id), back,
+                         lambda status: _render_course(course, status=status))
+
+
+@bp.post("/lessons/<int:lesson_id>/archive")
+@admin_required
+def lesson_archive(lesson_id: int):
+    return _lesson_state(lesson_id, "archive")
+
+
+@bp.post("/lessons/<int:lesson_id>/restore")
+@admin_required
+def lesson_restore(lesson_id: int):
+    return _lesson_state(lesson_id, "restore")
+
+
+@bp.post("/lessons/<int:lesson_id>/delete")
+@admin_required
+def lesson_delete(lesson_id: int):
+    return _lesson_state(lesson_id, "delete")

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
@@ -54,6 +54,8 @@ class Project(db.Model):
     presence_timeout_s: Mapped[int] = mapped_column(Integer, default=120)
     #: the player refuses seeking beyond the furthest position reached
     is_seek_ahead_forbidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: archived: kept with every credited second, but no longer offered for study
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Assessment weights (percent, summing to 100) and level thresholds.
     weight_video: Mapped[int] = mapped_column(Integer, default=60)
@@ -93,6 +95,8 @@ class Course(db.Model):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
     subject: Mapped[str | None] = mapped_column(String(40))
     stage: Mapped[str | None] = mapped_column(String(20))
+    #: archived: kept with every credited second, but no longer offered for study in any project
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
     org_unit = relationship("OrgUnit")
@@ -132,6 +136,8 @@ class Lesson(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     #: storage key of the lesson's source file under MEDIA_ROOT (ASCII, generated)
     media_key: Mapped[str | None] = mapped_column(String(255))
+    #: archived: kept with every credited second, but no longer offered for study
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     module: Mapped[Module] = relationship(back_populates="lessons")
 
@@ -185,3 +191,5 @@ class ElectiveChoice(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     is_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    #: when the learner withdrew; the row stays so the progress page can say why the course closed
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

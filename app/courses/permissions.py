@@ -5,9 +5,8 @@ below it (a county admin for a province project) see it and work with it inside 
 area (enrol their teachers, form their classes) without changing it; nobody else sees it.
 """
 from app.accounts.models import User
-from app.accounts.permissions import (
-    covers_scope, in_scope, is_admin, user_anchor_paths, can_view_user, visible_unit_clause,
-)
+from app.accounts.permissions import can_view_user, user_anchor_paths
+from app.common.permissions import covers_scope, in_scope, is_admin, visible_unit_clause
 from app.courses.models import Course, Enrollment, Project
 
 
@@ -27,6 +26,11 @@ def can_create_project(user, org_unit=None) -> bool:
 
 def can_edit_project(user, project: Project) -> bool:
     return in_scope(user, _unit(project))
+
+
+def can_archive_project(user, project: Project) -> bool:
+    """Archive, restore or delete (when it holds no credit): whoever may edit it."""
+    return can_edit_project(user, project)
 
 
 def can_manage_enrollments(user, project: Project) -> bool:
@@ -70,6 +74,11 @@ def can_create_course(user, org_unit=None) -> bool:
 
 def can_edit_course(user, course: Course) -> bool:
     return in_scope(user, _unit(course))
+
+
+def can_archive_course(user, course: Course) -> bool:
+    """Archive, restore or delete (when it holds no credit) the course or one of its lessons: whoever may edit it."""
+    return can_edit_course(user, course)
 
 
 def can_link_course(user, project: Project, course: Course | None = None) -> bool:

@@ -1,10 +1,11 @@
 """Use cases of projects, courses and enrolments."""
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from flask_babel import gettext as _
 
 from app.accounts.models import User
-from app.common.exceptions import Forbidden, NotFound
+from app.common import clock
+from app.common.exceptions import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.courses.models import Course, ElectiveChoice, Enrollment, Lesson, Module, Project, ProjectCourse
 from app.extensions import db
 
@@ -19,13 +20,13 @@ def is_enrolled(user: User, project: Project) -> bool:
     return get_enrollment(user, project) is not None
 
 
-def get_user_projects(user: User) -> list[Project]:
-    """Return the projects the user is enrolled in, newest first."""
+def get_user_projects(user: User, *, is_archived: bool = False) -> list[Project]:
+    """Return the projects the user is enrolled in, newest first: those offered for study, or the archived ones."""
     return list(
         db.session.execute(
             select(Project)
             .join(Enrollment, Enrollment.project_id == Project.id)
-            .where(Enrollment.user_id == user.id)
+            .where(Enrollment.user_id == user.id, Project.is_archived.is_(is_archived))
             .order_by(Project.starts_on.desc(), Project.id)
         ).scalars()
     )
@@ -36,19 +37,21 @@ def get_project_courses(project: Project, user: User | None = None) -> list[tupl
 
     Required courses are open to every enrolled learner; an elective is open once the
     learner chose it (and the school confirmed it, when the project asks for that).
+    Archived courses, and every course of an archived project, are offered to nobody.
     """
     links = list(
         db.session.execute(
-            select(ProjectCourse).where(ProjectCourse.project_id == project.id).order_by(ProjectCourse.position, ProjectCourse.id)
+            select(ProjectCourse).join(Course, Course.id == ProjectCourse.course_id)
+            .where(ProjectCourse.project_id == project.id, Course.is_archived.is_(False))
+            .order_by(ProjectCourse.position, ProjectCourse.id)
         ).scalars()
     )
     chosen: dict[int, bool] = {}
     if user is not None:
-        for choice in db.session.execute(
-            select(ElectiveChoice).where(ElectiveChoice.project_id == project.id, ElectiveChoice.user_id == user.id)
-        ).scalars():
+        for choice in get_elective_choices(project, user).values():
             chosen[choice.course_id] = choice.is_confirmed or not project.is_elective_confirmation_required
-    return [(link, link.is_required or chosen.get(link.course_id, False)) for link in links]
+    is_offered = not project.is_archived
+    return [(link, is_offered and (link.is_required or chosen.get(link.course_id, False))) for link in links]
 
 
 def get_open_course_ids(project: Project, user: User) -> set[int]:
@@ -64,7 +67,7 @@ def get_project_lessons(project: Project, user: User) -> list[Lesson]:
     rows = db.session.execute(
         select(Lesson, Module.course_id, Module.position)
         .join(Module, Module.id == Lesson.module_id)
-        .where(Module.course_id.in_(course_ids))
+        .where(Module.course_id.in_(course_ids), Lesson.is_archived.is_(False))
     ).all()
     rows.sort(key=lambda r: (order.get(r.course_id, 0), r.position, r.Lesson.position, r.Lesson.id))
     return [r.Lesson for r in rows]
@@ -86,6 +89,9 @@ def get_project_lesson(user: User, project_id: int, lesson_id: int) -> tuple[Pro
     lesson = db.session.get(Lesson, lesson_id)
     if lesson is None:
         raise NotFound(_("No such lesson."))
+    if project.is_archived or lesson.is_archived or lesson.module.course.is_archived:
+        raise Gone(_("This lesson has been archived and is no longer offered for study. "
+                     "The time already credited to you stays on your progress page."), code="archived")
     if lesson.module.course_id not in get_open_course_ids(project, user):
         raise Forbidden(_("This lesson is not part of your courses in this project."), code="not_enrolled")
     return project, lesson
@@ -168,19 +174,20 @@ def do_enroll(user: User, project: Project, source: str = "admin") -> Enrollment
     return enrollment
 
 
-def get_elective_choices(project: Project, user: User) -> dict[int, ElectiveChoice]:
+def get_elective_choices(project: Project, user: User, *, is_withdrawn: bool = False) -> dict[int, ElectiveChoice]:
+    """Return the learner's elective choices in the project by course id (or the withdrawn ones)."""
+    withdrawn = ElectiveChoice.withdrawn_at.is_not(None) if is_withdrawn else ElectiveChoice.withdrawn_at.is_(None)
     return {
         choice.course_id: choice
         for choice in db.session.execute(
-            select(ElectiveChoice).where(ElectiveChoice.project_id == project.id, ElectiveChoice.user_id == user.id)
+            select(ElectiveChoice).where(ElectiveChoice.project_id == project.id, ElectiveChoice.user_id == user.id,
+                                         withdrawn)
         ).scalars()
     }
 
 
 def do_toggle_elective(project: Project, user: User, course_id: int) -> ElectiveChoice | None:
     """Choose the elective (returns the choice) or withdraw an existing choice (returns None)."""
-    from app.common.exceptions import Invalid
-
     link = db.session.execute(
         select(ProjectCourse).where(ProjectCourse.project_id == project.id, ProjectCourse.course_id == course_id)
     ).scalar_one_or_none()
@@ -188,10 +195,17 @@ def do_toggle_elective(project: Project, user: User, course_id: int) -> Elective
         raise NotFound(_("This course is not offered in the project."))
     if link.is_required:
         raise Invalid(_("Required courses cannot be chosen or dropped."), code="course_id")
+    if link.course.is_archived or project.is_archived:
+        raise Gone(_("This course has been archived and can no longer be chosen."), code="archived")
     existing = get_elective_choices(project, user).get(course_id)
     if existing is not None:
-        db.session.delete(existing)
+        existing.withdrawn_at = clock.now()
         return None
+    withdrawn = get_elective_choices(project, user, is_withdrawn=True).get(course_id)
+    if withdrawn is not None:
+        withdrawn.withdrawn_at = None
+        withdrawn.is_confirmed = False
+        return withdrawn
     choice = ElectiveChoice(project_id=project.id, user_id=user.id, course_id=course_id, is_confirmed=False)
     db.session.add(choice)
     db.session.flush()
@@ -318,3 +332,84 @@ def do_unenroll(enrollment: Enrollment) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.delete(enrollment)
+
+
+# ---------------------------------------------------------------- archive, restore, delete
+def _credit_count(*, project_id: int | None = None, lesson_ids=None) -> int:
+    """Count the credit records (credited progress, credit windows, corrections) of a project or of lessons."""
+    # Credit belongs to tracking, which builds on courses; its models are read here, never its services.
+    from app.tracking.models import CreditCorrection, CreditWindow, LessonProgress
+
+    total = 0
+    for model, extra in ((LessonProgress, LessonProgress.credited_ms > 0), (CreditWindow, None), (CreditCorrection, None)):
+        stmt = select(func.count()).select_from(model)
+        stmt = stmt.where(model.project_id == project_id) if project_id is not None else stmt.where(model.lesson_id.in_(lesson_ids))
+        if extra is not None:
+            stmt = stmt.where(extra)
+        total += db.session.execute(stmt).scalar_one()
+    return total
+
+
+def _course_lesson_ids(course: Course):
+    return select(Lesson.id).join(Module, Module.id == Lesson.module_id).where(Module.course_id == course.id)
+
+
+def get_credit_count(obj: Project | Course | Lesson) -> int:
+    """Return how many credit records refer to a project, a course (its lessons) or a lesson."""
+    if isinstance(obj, Project):
+        return _credit_count(project_id=obj.id)
+    if isinstance(obj, Course):
+        return _credit_count(lesson_ids=_course_lesson_ids(obj))
+    return _credit_count(lesson_ids=[obj.id])
+
+
+def do_set_archived(obj: Project | Course | Lesson, is_archived: bool) -> None:
+    """Archive (no longer offered for study, every credit kept) or restore a project, course or lesson."""
+    obj.is_archived = is_archived
+
+
+def _drop_records_without_credit(*, project_id: int | None = None, lesson_ids=None) -> None:
+    """Delete the playback records that earned nothing, so that deleting their content never meets them."""
+    from app.tracking.models import LessonProgress, PlaybackSession, PresenceCheck
+
+    def where(model):
+        return model.project_id == project_id if project_id is not None else model.lesson_id.in_(lesson_ids)
+
+    sessions = select(PlaybackSession.id).where(where(PlaybackSession))
+    db.session.execute(delete(PresenceCheck).where(PresenceCheck.session_id.in_(sessions))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(PlaybackSession).where(where(PlaybackSession)).execution_options(synchronize_session=False))
+    db.session.execute(delete(LessonProgress).where(where(LessonProgress)).execution_options(synchronize_session=False))
+
+
+def check_delete(obj: Project | Course | Lesson) -> None:
+    """Delete a project, course or lesson that holds no credit; Conflict (nothing changes) when it does."""
+    count = get_credit_count(obj)
+    if count:
+        messages = {
+            Project: _("This training project cannot be deleted: learners have credited learning time in it, "
+                       "which must be kept. Archive it instead: it is then no longer offered, and every credited "
+                       "second stays on the learners' records."),
+            Course: _("This course cannot be deleted: learners have credited learning time on its lessons, "
+                      "which must be kept. Archive it instead: it is then no longer offered, and every credited "
+                      "second stays on the learners' records."),
+            Lesson: _("This lesson cannot be deleted: learners have credited learning time on it, which must be "
+                      "kept. Archive it instead: it is then no longer offered, and every credited second stays on "
+                      "the learners' records."),
+        }
+        raise Conflict(messages[type(obj)], code="has_credit")
+    if isinstance(obj, Project):
+        _drop_records_without_credit(project_id=obj.id)
+        db.session.delete(obj)
+    elif isinstance(obj, Course):
+        _drop_records_without_credit(lesson_ids=_course_lesson_ids(obj))
+        db.session.delete(obj)
+    else:
+        module = obj.module
+        _drop_records_without_credit(lesson_ids=[obj.id])
+        db.session.delete(obj)
+        db.session.flush()
+        db.session.expire(module, ["lessons"])
+        for position, each in enumerate(sorted(module.lessons, key=lambda x: (x.position, x.id))):
+            each.position = position
+    db.session.flush()

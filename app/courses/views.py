@@ -21,7 +21,8 @@ def home():
             for link, is_open in service.get_project_courses(project, current_user)
         ]
         overview.append({"project": project, "courses": courses})
-    return render_template("courses/home.html", overview=overview, form=FlaskForm())
+    return render_template("courses/home.html", overview=overview, form=FlaskForm(),
+                           archived=service.get_user_projects(current_user, is_archived=True))
 
 
 @bp.post("/projects/<int:project_id>/electives/<int:course_id>")

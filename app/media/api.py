@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from app.common.api import api_error, api_login_required
 from app.common.db import write_transaction
-from app.media import permissions, service
+from app.media import jobs, permissions, service
 from app.media.upload import TUS_EXTENSIONS, TUS_VERSION, http_date, parse_metadata
 
 bp = Blueprint(__name__.split(".")[1] + "_api", __name__, url_prefix="/api/v1")
@@ -84,7 +84,7 @@ def create_media():
     except BaseException:
         service.get_storage().delete(key)
         raise
-    service.do_enqueue(job_id)
+    jobs.enqueue_transcode(job_id)
     return _accepted(service.get_asset(asset_id), job)
 
 
@@ -107,7 +107,7 @@ def retry_media(media_id: int):
         asset = service.get_asset(media_id)
         job = service.do_retry(asset)
         job_id = job.id
-    service.do_enqueue(job_id)
+    jobs.enqueue_transcode(job_id)
     asset = service.get_asset(media_id)
     return _accepted(asset, asset.latest_job)
 
@@ -153,7 +153,7 @@ def _finish(upload):
     """Finish a complete upload: rows committed, then the job queued."""
     finished = service.do_finish_upload(current_user, upload)
     if finished:
-        service.do_enqueue(finished[1].id)
+        jobs.enqueue_transcode(finished[1].id)
     return finished
 
 

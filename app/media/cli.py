@@ -52,7 +52,7 @@ def sweep_command() -> None:
 def retry_command(media_id: int) -> None:
     """Queue a failed (or stuck) media job again."""
     from app.common.db import write_transaction
-    from app.media import service
+    from app.media import jobs, service
 
     asset = service.get_asset(media_id)
     if asset is None:
@@ -63,7 +63,7 @@ def retry_command(media_id: int) -> None:
     with write_transaction():
         asset = service.get_asset(media_id)
         job = service.do_retry(asset)
-    service.do_enqueue(job.id)
+    jobs.enqueue_transcode(job.id)
     click.echo(f"queued job {job.id} for media {media_id}")
 
 

@@ -17,7 +17,7 @@ from app.accounts.models import OrgUnit, User
 from app.classrooms.models import Class_
 from app.common import clock
 from app.common.exceptions import Forbidden, NotFound
-from app.common.permissions import admin_paths, path_in_scope, staff_class_ids
+from app.common.permissions import is_admin, path_in_scope, staff_class_ids
 from app.courses.models import Lesson, Project, ProjectCourse
 from app.courses.service import get_open_course_ids, get_projects_with_lesson, is_enrolled
 from app.extensions import db
@@ -58,11 +58,10 @@ def can_project_in(user: User, project: Project) -> bool:
     ).all()
     if staff_class_ids(user) & {c.id for c in classes}:
         return True
-    paths = admin_paths(user)
-    if not paths:
+    if not is_admin(user):
         return False
     unit_ids = [project.org_unit_id] + [c.org_unit_id for c in classes] + [c.learning_center_id for c in classes]
-    return any(path_in_scope(p, paths) for p in _org_paths(*unit_ids))
+    return any(path_in_scope(user, p) for p in _org_paths(*unit_ids))
 
 
 def can_project_lesson(user: User, lesson: Lesson, project: Project) -> bool:

@@ -8,7 +8,7 @@ its media; learners, tutors and class managers never manage media.
 
 Who may watch a lesson is decided in app/media/delivery.py (streaming).
 """
-from app.accounts.permissions import in_scope
+from app.common.permissions import in_scope
 from app.courses.models import Course, Lesson
 from app.extensions import db
 

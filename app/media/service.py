@@ -213,13 +213,6 @@ def do_create_asset(user, course: Course, lesson: Lesson | None, *, uid: str, so
     return asset, job
 
 
-def do_enqueue(job: TranscodeJob | int) -> None:
-    """Hand a committed job to the queue (in tests: run it now)."""
-    from app.media import jobs
-
-    jobs.enqueue_transcode(job if isinstance(job, int) else job.id)
-
-
 def check_retry(user, asset: MediaAsset) -> None:
     """Allow a retry of a failed job, or of one whose worker went silent (killed)."""
     if not permissions.can_retry_media(user, asset):

@@ -210,7 +210,8 @@ def my_progress():
 @bp.get("/me/lessons/<int:lesson_id>/audit")
 @api_login_required
 def my_lesson_audit(lesson_id: int):
-    project, lesson = courses.get_project_lesson(current_user, _project_id_arg(), lesson_id)
+    project = courses.get_project_for_learner(current_user, _project_id_arg())
+    lesson = service.get_recorded_lesson(current_user, project, lesson_id)
     return jsonify(_jsonable(service.get_lesson_audit(current_user, project, lesson)))
 
 

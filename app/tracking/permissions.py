@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.classrooms.models import Class_
-from app.common.permissions import is_org_in_scope, learner_class_ids, staff_class_ids
+from app.common.permissions import in_scope, learner_class_ids, staff_class_ids
 from app.courses.models import Project
 from app.extensions import db
 
@@ -20,9 +20,9 @@ def _learner_classes_in_project(learner: User, project: Project) -> list[Class_]
 def _is_admin_of_learner(staff: User, learner: User, classes: list[Class_]) -> bool:
     if staff.is_site_admin:
         return True
-    if learner.school_id is not None and is_org_in_scope(staff, learner.school_id):
+    if learner.school_id is not None and in_scope(staff, learner.school_id):
         return True
-    return any(is_org_in_scope(staff, cls.org_unit_id) for cls in classes)
+    return any(in_scope(staff, cls.org_unit_id) for cls in classes)
 
 
 def can_view_progress(staff: User, learner: User, project: Project) -> bool:

@@ -1405,8 +1405,67 @@ def _reason_list(counters: Mapping[str, list[int]]) -> list[dict]:
     ]
 
 
+#: why a lesson the learner studied is no longer open to them, in words a teacher understands
+CLOSED_REASONS = {
+    "project_archived": _l("Project archived"),
+    "course_archived": _l("Course archived"),
+    "lesson_archived": _l("Lesson archived"),
+    "course_unlinked": _l("Course removed from the project"),
+    "elective_withdrawn": _l("Elective withdrawn"),
+    "elective_unconfirmed": _l("Elective awaiting the school's confirmation"),
+    "made_elective": _l("Course made elective (not chosen)"),
+}
+
+
+def closed_reason_label(code: str) -> str:
+    """Return the translated label of a closed-lesson reason."""
+    return str(CLOSED_REASONS[code])
+
+
+def _closed_reason(project: Project, user: User, lesson: Lesson) -> str:
+    """Say why a lesson of the learner's records is not open to them in the project (see CLOSED_REASONS)."""
+    course = lesson.module.course
+    if project.is_archived:
+        return "project_archived"
+    if lesson.is_archived:
+        return "lesson_archived"
+    if course.is_archived:
+        return "course_archived"
+    if not any(link.course_id == course.id for link in project.course_links):
+        return "course_unlinked"
+    if course.id in courses.get_elective_choices(project, user):
+        return "elective_unconfirmed"
+    if course.id in courses.get_elective_choices(project, user, is_withdrawn=True):
+        return "elective_withdrawn"
+    return "made_elective"
+
+
+def _progress_item(lesson: Lesson, row: LessonProgress | None, resume_ms: int) -> dict:
+    return {
+        "lesson_id": lesson.id,
+        "course_id": lesson.module.course_id,
+        "title": lesson.title,
+        "kind": lesson.kind,
+        "duration_s": lesson.duration_s,
+        "credited_s": _s(row.credited_ms if row else 0),
+        "covered_s": _s(row.covered_ms if row else 0),
+        "complete": bool(row and row.is_complete),
+        "resume_position_s": _s(resume_ms),
+        "max_position_s": _s(row.max_position_ms if row else 0),
+        "segments": _segments_s(row.covered if row else []),
+        "is_open": True,
+        "closed_reason": None,
+        "closed_reason_text": None,
+    }
+
+
 def get_project_progress(user: User, project: Project) -> dict:
-    """Return the user's progress in the project: hours, and per lesson credit, coverage and completion."""
+    """Return the user's progress in the project: hours, and per lesson credit, coverage and completion.
+
+    The total is every credited second recorded in the project (R13: nothing vanishes). Lessons
+    that hold the learner's records but are no longer open to them follow the open ones, marked
+    with `is_open` false and the reason.
+    """
     lessons = courses.get_project_lessons(project, user)
     rows = {
         r.lesson_id: r
@@ -1421,29 +1480,25 @@ def get_project_progress(user: User, project: Project) -> dict:
         )
     ).first()
     items = []
-    total_ms = 0
     for lesson in lessons:
         row = rows.get(lesson.id)
         resume_ms = row.resume_position_ms if row else 0
         if playing_now is not None and playing_now.lesson_id == lesson.id:
             resume_ms = playing_now.last_position_ms
-        credited = row.credited_ms if row else 0
-        total_ms += credited
-        items.append(
-            {
-                "lesson_id": lesson.id,
-                "course_id": lesson.module.course_id,
-                "title": lesson.title,
-                "kind": lesson.kind,
-                "duration_s": lesson.duration_s,
-                "credited_s": _s(credited),
-                "covered_s": _s(row.covered_ms if row else 0),
-                "complete": bool(row and row.is_complete),
-                "resume_position_s": _s(resume_ms),
-                "max_position_s": _s(row.max_position_ms if row else 0),
-                "segments": _segments_s(row.covered if row else []),
-            }
-        )
+        items.append(_progress_item(lesson, row, resume_ms))
+    open_count = len(items)
+    closed_ids = sorted(set(rows) - {lesson.id for lesson in lessons})
+    if closed_ids:
+        closed = db.session.execute(
+            select(Lesson).join(Lesson.module).where(Lesson.id.in_(closed_ids))
+        ).scalars().all()
+        for lesson in sorted(closed, key=lambda x: (x.module.course_id, x.module.position, x.position, x.id)):
+            row = rows[lesson.id]
+            item = _progress_item(lesson, row, row.resume_position_ms)
+            reason = _closed_reason(project, user, lesson)
+            item.update(is_open=False, closed_reason=reason, closed_reason_text=closed_reason_label(reason))
+            items.append(item)
+    total_ms = sum(row.credited_ms for row in rows.values())
     required_ms = int(project.required_hours * project.minutes_per_hour * 60 * 1000)
     return {
         "project_id": project.id,
@@ -1453,10 +1508,30 @@ def get_project_progress(user: User, project: Project) -> dict:
         "required_hours": project.required_hours,
         "minutes_per_hour": project.minutes_per_hour,
         "missing_s": _s(max(0, required_ms - total_ms)),
-        "lesson_count": len(items),
-        "complete_count": sum(1 for i in items if i["complete"]),
+        "lesson_count": open_count,
+        "complete_count": sum(1 for i in items[:open_count] if i["complete"]),
+        "closed_count": len(items) - open_count,
         "lessons": items,
     }
+
+
+def get_recorded_lesson(user: User, project: Project, lesson_id: int) -> Lesson:
+    """Return a lesson of the project's courses, or one holding the user's records there (even if no longer open).
+
+    NotFound for an unknown lesson, Forbidden for a lesson that is neither.
+    """
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None:
+        raise NotFound(_("No such lesson."))
+    if lesson.module.course_id in {link.course_id for link in project.course_links}:
+        return lesson
+    recorded = db.session.execute(
+        select(LessonProgress.id).where(LessonProgress.user_id == user.id, LessonProgress.project_id == project.id,
+                                        LessonProgress.lesson_id == lesson.id)
+    ).first()
+    if recorded is None:
+        raise Forbidden(_("This lesson is not part of your courses in this project."), code="not_enrolled")
+    return lesson
 
 
 def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:

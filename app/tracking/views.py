@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
 from app.accounts.models import User
+from app.common.exceptions import Forbidden
 from app.courses import service as courses
 from app.tracking import service
 
@@ -52,8 +53,9 @@ def progress(project_id: int):
 @bp.get("/projects/<int:project_id>/lessons/<int:lesson_id>/audit")
 @login_required
 def audit(project_id: int, lesson_id: int):
-    """The signed-in learner's audit trail of one lesson."""
-    project, lesson = courses.get_project_lesson(current_user, project_id, lesson_id)
+    """The signed-in learner's audit trail of one lesson (also of a lesson no longer open to them)."""
+    project = courses.get_project_for_learner(current_user, project_id)
+    lesson = service.get_recorded_lesson(current_user, project, lesson_id)
     return _render_audit(current_user, project, lesson)
 
 
@@ -70,7 +72,10 @@ def learner_progress(project_id: int, learner_id: int):
 def learner_audit(project_id: int, learner_id: int, lesson_id: int):
     """A learner's audit trail of one lesson, for staff in scope."""
     project, learner = service.get_learner_in_project(current_user, project_id, learner_id)
-    lesson = service.get_lesson_in_project(project, lesson_id)
+    try:
+        lesson = service.get_recorded_lesson(learner, project, lesson_id)
+    except Forbidden:
+        abort(404)  # staff see the project's lessons and the learner's records, nothing else
     return _render_audit(learner, project, lesson)
 
 
@@ -80,8 +85,9 @@ def learner_audit(project_id: int, learner_id: int, lesson_id: int):
 def _render_progress(learner: User, project):
     data = service.get_project_progress(learner, project)
     courses_by_id = {link.course_id: link for link in project.course_links}
+    open_items = [item for item in data["lessons"] if item["is_open"]]
     groups: list[dict] = []
-    for item in data["lessons"]:
+    for item in open_items:
         if not groups or groups[-1]["course_id"] != item["course_id"]:
             link = courses_by_id.get(item["course_id"])
             groups.append({"course_id": item["course_id"], "title": link.course.title if link else "",
@@ -90,16 +96,18 @@ def _render_progress(learner: User, project):
     per_hour_s = project.minutes_per_hour * 60
     # What the lessons can still give: each lesson is capped at duration × cap factor (R4).
     creditable_left_s = sum(max(0.0, item["duration_s"] * project.cap_factor - item["credited_s"])
-                            for item in data["lessons"])
+                            for item in open_items)
     summary = {
         "missing_hours": math.ceil(data["missing_s"] / per_hour_s * 10) / 10 if per_hour_s else 0,
         "hours_ratio": min(1.0, data["learning_hours"] / project.required_hours) if project.required_hours else 1.0,
         "creditable_left_s": creditable_left_s,
         "is_short_of_content": data["missing_s"] > creditable_left_s + 0.5,
-        "incomplete": [item for item in data["lessons"] if not item["complete"]],
+        "incomplete": [item for item in open_items if not item["complete"]],
     }
+    closed = [item for item in data["lessons"] if not item["is_open"]]
     return render_template("tracking/progress.html", project=project, learner=learner,
-                           is_own=learner.id == current_user.id, progress=data, groups=groups, summary=summary)
+                           is_own=learner.id == current_user.id, progress=data, groups=groups, summary=summary,
+                           closed=closed)
 
 
 def _render_audit(learner: User, project, lesson):

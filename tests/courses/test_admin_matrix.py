@@ -6,6 +6,7 @@ A project or course run by a unit above the admin (county A's project for the sc
 visible and usable for enrolments, but not editable: 403. Outside the admin's reach: 404.
 """
 import itertools
+from datetime import date
 
 import pytest
 from flask import url_for
@@ -19,6 +20,9 @@ MATRIX_ENDPOINTS = {
     "courses_admin.cards_revoke", "courses_admin.courses", "courses_admin.course_new", "courses_admin.course_detail",
     "courses_admin.module_new", "courses_admin.module_edit", "courses_admin.module_move", "courses_admin.module_delete",
     "courses_admin.lesson_new", "courses_admin.lesson_edit", "courses_admin.lesson_move",
+    "courses_admin.project_archive", "courses_admin.project_restore", "courses_admin.project_delete",
+    "courses_admin.course_archive", "courses_admin.course_restore", "courses_admin.course_delete",
+    "courses_admin.lesson_archive", "courses_admin.lesson_restore", "courses_admin.lesson_delete",
 }
 
 _n = itertools.count(1)
@@ -132,7 +136,40 @@ COURSE_ROWS = [
         lambda w, s, p: (_u("courses_admin.lesson_move", lesson_id=w.obj("lesson", s)), {"direction": "down"}), EDIT_A, EDIT_B),
 ]
 
-GROUPS = {"projects": PROJECT_ROWS, "enrolments": ENROLMENT_ROWS, "cards": CARD_ROWS, "courses": COURSE_ROWS}
+
+
+def _fresh(kind):
+    """A fresh project, course or lesson of the side's county for a row that archives or deletes it."""
+
+    def build(w, side):
+        from app.accounts.models import OrgUnit
+        from app.courses import service
+        from app.extensions import db
+
+        county = db.session.get(OrgUnit, w.obj("county", side))
+        if kind == "project":
+            made = service.do_create_project(f"Fresh {next(_n)}", county, date(2026, 1, 1), date(2026, 12, 31))
+        else:
+            made = service.do_create_course(f"Fresh {next(_n)}", county)
+            if kind == "lesson":
+                made = service.do_add_lesson(service.do_add_module(made, "Module"), "Lesson", duration_s=60)
+        db.session.commit()
+        return made.id
+
+    return build
+
+
+def _state_row(kind, action):
+    endpoint = f"courses_admin.{kind}_{action}"
+    fresh = _fresh(kind)
+    return Row(endpoint, "POST", lambda w, s, p: (_u(endpoint, **{f"{kind}_id": fresh(w, s)}), {}), EDIT_A, EDIT_B)
+
+
+ARCHIVE_ROWS = [_state_row(kind, action) for kind in ("project", "course", "lesson")
+                for action in ("archive", "restore", "delete")]
+
+GROUPS = {"projects": PROJECT_ROWS, "enrolments": ENROLMENT_ROWS, "cards": CARD_ROWS, "courses": COURSE_ROWS,
+          "archive": ARCHIVE_ROWS}
 
 
 @pytest.mark.parametrize("side", ["a", "b"])

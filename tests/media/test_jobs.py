@@ -90,7 +90,7 @@ def test_queued_job_waits_for_the_worker_then_runs(app, client, zoo, staff_token
 @pytest.mark.config(HUEY_IMMEDIATE=False, MEDIA_X264_PRESET="ultrafast")
 def test_flask_media_worker_runs_queued_jobs(app, zoo, course_staff, media_course, tmp_path):
     asset_id, job_id = _store(zoo.path("mp3_plain"), media_course, course_staff, filename="voice.mp3")
-    service.do_enqueue(job_id)
+    jobs.enqueue_transcode(job_id)
     log = open(tmp_path / "worker.log", "wb")
     worker = subprocess.Popen([sys.executable, "-m", "tests.media.subproc",
                                _overrides(app, HUEY_IMMEDIATE=False, MEDIA_X264_PRESET="ultrafast"), "worker"], cwd=ROOT,
@@ -134,7 +134,7 @@ def test_redis_queue_when_redis_url_is_set(app, course_staff, media_course, zoo)
     try:
         assert type(huey).__name__ == "RedisHuey"
         _, job_id = _store(zoo.path("pdf"), media_course, course_staff, filename="a.pdf")
-        service.do_enqueue(job_id)
+        jobs.enqueue_transcode(job_id)
         task = huey.dequeue()
         assert task.args == (job_id,)
         huey.execute(task)
