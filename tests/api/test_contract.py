@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from app.accounts import auth
 from app.extensions import db
-from app.media.models import MediaAsset, MediaRendition
+from app.media.models import MediaAsset, MediaRendition, TranscodeJob
 from app.media.upload import encode_metadata
 from tests.conftest import bearer
 
@@ -77,6 +77,7 @@ def world(app, clock, org_tree, make_project, make_course, make_class, make_user
     asset.renditions.append(MediaRendition(label="360p", width=640, height=360, bitrate=800_000,
                                            storage_key=f"assets/{uid}/360p.mp4", size_bytes=1000, checksum="0" * 64,
                                            content_type="video/mp4", duration_s=600))
+    asset.jobs.append(TranscodeJob(state="done", progress=1.0))  # a retry answers 409: nothing to redo
     db.session.add(asset)
     db.session.commit()
     learner_token, admin_token = api_token(learner), api_token(admin)
