@@ -25,6 +25,7 @@ API_V1 = "/api/v1"
 MAX_ID = 2**31 - 1
 _REF = "#/components/schemas/{model}"
 _ARG = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -53,9 +54,9 @@ def _status_texts() -> dict[int, str]:
         201: _l("Created"),
         202: _l("Accepted: the work goes on in a background job"),
         204: _l("Done, no body"),
-        400: _l("Bad input: `code` names the field"),
+        400: _l("Bad input: `code` names the field (`csrf`: a cookie sign-in sent no valid X-CSRFToken)"),
         401: _l("Not signed in: send a Bearer token or the session cookie"),
-        403: _l("Not allowed for this user (or the CSRF token is missing)"),
+        403: _l("Not allowed for this user"),
         404: _l("No such object, or one this user may not see"),
         409: _l("Conflicts with the current state"),
         410: _l("Gone: ended or expired"),
@@ -213,7 +214,11 @@ def build_document(app: Flask) -> dict[str, Any]:
             if model is not None:
                 answer["content"] = {"application/json": {"schema": keys[(model, "serialization")]}}
             responses[str(status)] = answer
-        statuses = set(doc.errors) | (set() if doc.is_public else {401})
+        statuses = set(doc.errors)
+        if not doc.is_public:
+            statuses.add(401)
+            if op.method in _UNSAFE:
+                statuses.add(400)  # a cookie sign-in without its CSRF token
         for status in sorted(statuses):
             responses[str(status)] = {"description": str(texts.get(status, "Error")), "content": error}
         operation: dict[str, Any] = {

@@ -97,3 +97,20 @@ def test_document_matches_what_a_learner_gets(client, make_user, make_project, m
     answer = client.get(f"/api/v1/projects/{project.id}/lessons", headers=bearer(api_token(learner)))
     assert answer.status_code == 200
     assert len(LessonList.model_validate(answer.get_json()).root) == 2
+
+
+def test_cookie_writes_without_csrf_token_answer_a_documented_400(client, login, make_user, org_tree, make_course):
+    """A cookie sign-in that sends no X-CSRFToken gets 400 `csrf` on any write: every secured write documents it."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    writes = [(path, method, op) for path, item in document["paths"].items() for method, op in item.items()
+              if method in ("post", "put", "patch", "delete") and op["security"]]
+    assert writes
+    for path, method, op in writes:
+        assert "400" in op["responses"], (method, path)
+    admin = make_user(role="org_admin", org=org_tree["province"])
+    course = make_course(None)
+    login(client, admin)
+    answer = client.delete("/api/v1/uploads/" + "0" * 32, headers={"Tus-Resumable": "1.0.0"})
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "csrf"
+    answer = client.get(f"/api/v1/courses/{course.id}/media")  # reads need no token
+    assert answer.status_code == 200
