@@ -99,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import views as accounts_views
     from app.classrooms import views as classrooms_views
     from app.common import health
+    from app.common import openapi
     from app.courses import admin_views as courses_admin
     from app.courses import api as courses_api
     from app.courses import views as courses_views
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.tracking import views as tracking_views
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_admin.bp)
     app.register_blueprint(courses_views.bp)

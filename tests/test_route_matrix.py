@@ -20,6 +20,8 @@ PUBLIC = {
     "accounts.set_language",
     "accounts.register_with_card",
     "accounts_api.issue_token",
+    "openapi.openapi_json",
+    "openapi.docs_page",
 }
 
 

@@ -1,6 +1,9 @@
 """JSON API: Bearer tokens and the current user."""
+from datetime import datetime
+
 from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import BaseModel, Field
 from sqlalchemy import update
@@ -11,6 +14,7 @@ from app.accounts.models import ApiToken
 from app.common import clock
 from app.common.api import api_error, api_login_required, parse_json
 from app.common.db import write_transaction
+from app.common.openapi import api_doc
 from app.extensions import db
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
@@ -21,7 +25,25 @@ class TokenRequest(BaseModel):
     password: str = Field(min_length=1, max_length=128)
 
 
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class OkOut(BaseModel):
+    ok: bool
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    roles: list[str]
+
+
 @bp.post("/auth/token")
+@api_doc(summary=_l("Sign in: get a Bearer token"), body=TokenRequest, responses={200: TokenOut},
+         errors=(400, 401, 413, 415, 429), is_public=True)
 @auth.no_session_auth
 def issue_token():
     body = parse_json(TokenRequest, max_bytes=1024)
@@ -37,6 +59,8 @@ def issue_token():
 
 
 @bp.post("/auth/logout")
+@api_doc(summary=_l("Sign out: revoke this Bearer token (or end the cookie session)"), responses={200: OkOut},
+         errors=(400,))
 @api_login_required
 def revoke_token():
     """Revoke the Bearer token of this request (or end the cookie session)."""
@@ -49,6 +73,7 @@ def revoke_token():
 
 
 @bp.get("/me")
+@api_doc(summary=_l("Who I am"), responses={200: MeOut})
 @api_login_required
 def me():
     roles = sorted({r.role for r in current_user.roles})

@@ -10,11 +10,15 @@ GET  /api/v1/uploads/<id>          {offset, size_bytes, is_complete, media_id, j
 """
 from flask import Blueprint, current_app, jsonify, make_response, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.common.api import api_error, api_login_required
 from app.common.db import write_transaction
+from app.common.openapi import api_doc
 from app.media import jobs, permissions, service
+from app.media.answers import (CourseMedia, MediaAccepted, MediaForm, MediaStatus, TusCreateHeaders, TusHeaders,
+                               TusPatchHeaders, UploadBytes, UploadOut, UploadPath)
 from app.media.upload import TUS_EXTENSIONS, TUS_VERSION, http_date, parse_metadata
 
 bp = Blueprint(__name__.split(".")[1] + "_api", __name__, url_prefix="/api/v1")
@@ -55,6 +59,9 @@ def _accepted(asset, job):
 # ------------------------------------------------------------------------------------ media and jobs
 
 @bp.post("/media")
+@api_doc(summary=_l("Upload a whole media file (multipart); probing and transcoding run in a job"),
+         body=MediaForm, media_type="multipart/form-data", responses={202: MediaAccepted},
+         errors=(400, 403, 404, 413, 415))
 @api_login_required
 def create_media():
     """Upload a whole file in one multipart request (scripts); probing and transcoding run in a job."""
@@ -89,6 +96,8 @@ def create_media():
 
 
 @bp.get("/media/<int:media_id>")
+@api_doc(summary=_l("The state of a media file's job and what it produced (course staff)"),
+         responses={200: MediaStatus}, errors=(403, 404))
 @api_login_required
 def media_status(media_id: int):
     """Return the state of an asset's job and what it produced."""
@@ -98,6 +107,8 @@ def media_status(media_id: int):
 
 
 @bp.post("/media/<int:media_id>/retry")
+@api_doc(summary=_l("Retry a failed media job (course staff)"), responses={202: MediaAccepted},
+         errors=(403, 404, 409))
 @api_login_required
 def retry_media(media_id: int):
     """Queue a new attempt for a failed (or killed) job."""
@@ -113,6 +124,7 @@ def retry_media(media_id: int):
 
 
 @bp.get("/courses/<int:course_id>/media")
+@api_doc(summary=_l("Every media file of a course (course staff)"), responses={200: CourseMedia}, errors=(403, 404))
 @api_login_required
 def course_media(course_id: int):
     course = service.get_course(course_id)
@@ -158,6 +170,8 @@ def _finish(upload):
 
 
 @bp.route("/uploads", methods=["OPTIONS"], provide_automatic_options=False)
+@api_doc(summary=_l("tus: what this server supports (Tus-Version, Tus-Extension, Tus-Max-Size)"),
+         responses={204: None}, is_public=True)
 def tus_options():
     response = make_response("", 204)
     response.headers["Tus-Version"] = TUS_VERSION
@@ -169,6 +183,8 @@ def tus_options():
 
 
 @bp.post("/uploads")
+@api_doc(summary=_l("tus: start a resumable upload (Location names it)"), headers=TusCreateHeaders,
+         responses={201: None}, errors=(400, 403, 404, 412, 413))
 @api_login_required
 def tus_create():
     """Create a resumable upload: Upload-Length and Upload-Metadata (filename, course_id, lesson_id)."""
@@ -197,6 +213,10 @@ def tus_create():
 
 
 @bp.route("/uploads/<upload_id>", methods=["GET", "HEAD"])
+@api_doc(summary=_l("An upload's offset and the media it became"), path=UploadPath, responses={200: UploadOut},
+         errors=(404, 410))
+@api_doc(method="HEAD", summary=_l("tus: where an upload stands (Upload-Offset)"), path=UploadPath,
+         responses={200: None}, errors=(404, 410))
 @api_login_required
 def tus_upload(upload_id: str):
     """HEAD: where the upload stands (tus). GET: the same as JSON, with the media it became."""
@@ -222,6 +242,9 @@ def tus_upload(upload_id: str):
 
 
 @bp.patch("/uploads/<upload_id>")
+@api_doc(summary=_l("tus: append bytes at Upload-Offset"), path=UploadPath, headers=TusPatchHeaders,
+         body=UploadBytes, media_type="application/offset+octet-stream", responses={204: None},
+         errors=(400, 404, 409, 410, 412, 413, 415))
 @api_login_required
 def tus_patch(upload_id: str):
     """Append the body at Upload-Offset; 409 when the offset is not where the upload stands."""
@@ -242,6 +265,8 @@ def tus_patch(upload_id: str):
 
 
 @bp.delete("/uploads/<upload_id>")
+@api_doc(summary=_l("tus: abandon an unfinished upload"), path=UploadPath, headers=TusHeaders, responses={204: None},
+         errors=(404, 409, 410, 412))
 @api_login_required
 def tus_delete(upload_id: str):
     """Abandon an unfinished upload (tus termination)."""

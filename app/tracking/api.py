@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import structlog
 from flask import Blueprint, Flask, jsonify, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,8 +15,11 @@ from app.accounts.auth import NotSignedIn, get_api_credential, get_api_user_id, 
 from app.common.api import ApiError, api_error, api_login_required, parse_json, unauthorized
 from app.common.db import dbapi_connection
 from app.common.exceptions import DomainError, Forbidden
+from app.common.openapi import api_doc
 from app.courses import service as courses
 from app.tracking import service
+from app.tracking.answers import (AuditOut, CorrectionMade, HeartbeatOut, PresenceOut, ProgressOut, ProjectQuery,
+                                  SessionEnded, SessionOpened)
 from app.tracking.permissions import can_correct_credit
 
 bp = Blueprint(__name__.split(".")[1] + "_api", __name__, url_prefix="/api/v1")
@@ -53,6 +57,9 @@ class CorrectionBody(_Body):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+_BODY_ERRORS = (400, 413, 415)
+
+
 def _jsonable(value):
     """Turn a service result (datetimes, dates, lists, dicts) into JSON values."""
     if isinstance(value, dict):
@@ -75,6 +82,8 @@ def _project_id_arg() -> int:
 
 
 @bp.post("/playback/sessions")
+@api_doc(summary=_l("Open a playback session (supersedes my other sessions)"), body=OpenSessionBody,
+         responses={201: SessionOpened}, errors=(*_BODY_ERRORS, 403, 404, 409))
 @api_login_required
 def open_session():
     body = parse_json(OpenSessionBody, max_bytes=1024)
@@ -85,6 +94,8 @@ def open_session():
 
 
 @bp.post("/playback/sessions/<int:session_id>/heartbeats")
+@api_doc(summary=_l("Report the player's state (a heartbeat); the server credits the time"), body=HeartbeatBody,
+         responses={200: HeartbeatOut}, errors=(*_BODY_ERRORS, 404, 409, 410))
 def heartbeat(session_id: int):
     # The hot path: one pooled DBAPI connection outside the Session for the read and the writes; the
     # sign-in is checked with the read, instead of loading current_user.
@@ -183,6 +194,8 @@ def _install_fast_path(state) -> None:
 
 
 @bp.post("/playback/sessions/<int:session_id>/presence")
+@api_doc(summary=_l("Answer a presence check"), body=PresenceBody, responses={200: PresenceOut},
+         errors=(*_BODY_ERRORS, 404, 409, 410))
 @api_login_required
 def presence(session_id: int):
     body = parse_json(PresenceBody, max_bytes=1024)
@@ -190,6 +203,8 @@ def presence(session_id: int):
 
 
 @bp.post("/playback/sessions/<int:session_id>/end")
+@api_doc(summary=_l("End a playback session"), body=_Body, body_required=False, responses={200: SessionEnded},
+         errors=(*_BODY_ERRORS, 404, 409, 410))
 @api_login_required
 def end_session(session_id: int):
     if request.get_data(cache=True).strip():
@@ -201,6 +216,8 @@ def end_session(session_id: int):
 
 
 @bp.get("/me/progress")
+@api_doc(summary=_l("My progress and learning hours in a project"), query=ProjectQuery, responses={200: ProgressOut},
+         errors=(400, 403, 404))
 @api_login_required
 def my_progress():
     project = courses.get_project_for_learner(current_user, _project_id_arg())
@@ -208,6 +225,8 @@ def my_progress():
 
 
 @bp.get("/me/lessons/<int:lesson_id>/audit")
+@api_doc(summary=_l("The audit trail of one of my lessons"), query=ProjectQuery, responses={200: AuditOut},
+         errors=(400, 403, 404))
 @api_login_required
 def my_lesson_audit(lesson_id: int):
     project = courses.get_project_for_learner(current_user, _project_id_arg())
@@ -219,6 +238,7 @@ def my_lesson_audit(lesson_id: int):
 
 
 @bp.get("/projects/<int:project_id>/learners/<int:learner_id>/progress")
+@api_doc(summary=_l("A learner's progress (staff in their scope)"), responses={200: ProgressOut}, errors=(403, 404))
 @api_login_required
 def learner_progress(project_id: int, learner_id: int):
     project, learner = service.get_learner_in_project(current_user, project_id, learner_id)
@@ -226,6 +246,8 @@ def learner_progress(project_id: int, learner_id: int):
 
 
 @bp.get("/projects/<int:project_id>/learners/<int:learner_id>/lessons/<int:lesson_id>/audit")
+@api_doc(summary=_l("A learner's audit trail of a lesson (staff in their scope)"), responses={200: AuditOut},
+         errors=(403, 404))
 @api_login_required
 def learner_lesson_audit(project_id: int, learner_id: int, lesson_id: int):
     project, learner = service.get_learner_in_project(current_user, project_id, learner_id)
@@ -234,6 +256,8 @@ def learner_lesson_audit(project_id: int, learner_id: int, lesson_id: int):
 
 
 @bp.post("/projects/<int:project_id>/learners/<int:learner_id>/lessons/<int:lesson_id>/corrections")
+@api_doc(summary=_l("Correct a learner's credited time (administrators; recorded with who and why)"),
+         body=CorrectionBody, responses={201: CorrectionMade}, errors=(*_BODY_ERRORS, 403, 404))
 @api_login_required
 def correct_credit(project_id: int, learner_id: int, lesson_id: int):
     body = parse_json(CorrectionBody, max_bytes=4096)

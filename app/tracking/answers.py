@@ -1,0 +1,146 @@
+"""The answers of the tracking API as pydantic models: the OpenAPI document describes them (app.common.openapi)."""
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class ProjectQuery(BaseModel):
+    project_id: Id = Field(description="one of my training projects")
+
+
+class LessonState(BaseModel):
+    credited_s: float
+    covered_s: float
+    complete: bool
+
+
+class PresenceCheckOut(BaseModel):
+    id: str
+    prompt: str
+    options: list[int | str]
+    due_at: datetime
+    answer_by: datetime
+
+
+class SessionOpened(BaseModel):
+    session_id: int
+    heartbeat_interval_s: float
+    duration_s: float
+    resume_position_s: float
+    max_position_s: float
+    is_seek_ahead_forbidden: bool
+    lesson: LessonState
+    presence_check: PresenceCheckOut | None
+
+
+class HeartbeatOut(BaseModel):
+    accepted: bool
+    credited_s_session: float
+    lesson: LessonState
+    presence_check: PresenceCheckOut | None
+
+
+class PresenceOut(BaseModel):
+    ok: bool
+    late: bool
+    credited_s_session: float
+    lesson: LessonState
+
+
+class SessionEnded(BaseModel):
+    credited_s_session: float
+
+
+class LessonProgressOut(BaseModel):
+    lesson_id: int
+    course_id: int
+    title: str
+    kind: str
+    duration_s: float
+    credited_s: float
+    covered_s: float
+    complete: bool
+    resume_position_s: float
+    max_position_s: float
+    segments: list[list[float]]
+
+
+class ProgressOut(BaseModel):
+    project_id: int
+    title: str
+    credited_s: float
+    learning_hours: float
+    required_hours: float
+    minutes_per_hour: float
+    missing_s: float
+    lesson_count: int
+    complete_count: int
+    lessons: list[LessonProgressOut]
+
+
+class ReasonOut(BaseModel):
+    reason: str
+    label: str
+    count: int
+    seconds: float
+
+
+class CreditWindowOut(BaseModel):
+    started_at: datetime
+    ended_at: datetime
+    day: date
+    from_position_s: float
+    to_position_s: float
+    credited_s: float
+
+
+class AuditSessionOut(BaseModel):
+    id: int
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    user_agent: str
+    credited_s: float
+    reasons: list[ReasonOut]
+    windows: list[CreditWindowOut]
+
+
+class CorrectionOut(BaseModel):
+    id: int
+    delta_s: float
+    reason: str
+    created_by: str | None
+    created_at: datetime
+
+
+class AuditCheckOut(BaseModel):
+    id: str
+    session_id: int
+    due_at: datetime
+    answered_at: datetime | None
+    is_late: bool
+    wrong_answers: int
+
+
+class AuditOut(BaseModel):
+    project_id: int
+    lesson_id: int
+    title: str
+    duration_s: float
+    credited_s: float
+    covered_s: float
+    complete: bool
+    segments: list[list[float]]
+    recomputed_s: float
+    reasons: list[ReasonOut]
+    sessions: list[AuditSessionOut]
+    corrections: list[CorrectionOut]
+    presence_checks: list[AuditCheckOut]
+
+
+class CorrectionMade(BaseModel):
+    id: int
+    delta_s: float
