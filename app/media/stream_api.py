@@ -3,6 +3,7 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from app.common.api import api_login_required
+from app.common.numbers import query_int
 from app.media import delivery
 
 bp = Blueprint("media_stream_api", __name__, url_prefix="/api/v1")
@@ -17,7 +18,7 @@ def lesson_media(lesson_id: int):
     MEDIA_URL_TTL_S; ask again for fresh ones.
     """
     lesson, _project = delivery.get_lesson_for_watching(
-        current_user, lesson_id, request.args.get("project_id", type=int)
+        current_user, lesson_id, query_int("project_id")
     )
     body = delivery.get_signed_media(lesson, url_prefix=request.host_url.rstrip("/"))
     response = jsonify(body)
