@@ -154,11 +154,29 @@ def test_enrolling_an_id_that_is_no_id_changes_nothing(world, value):
     assert db.session.scalar(select(func.count()).select_from(Enrollment)) == before
 
 
-def test_a_select_field_with_a_20_digit_choice_is_a_form_error(world):
+@pytest.mark.parametrize("value", [TWENTY_DIGITS, "²"])
+def test_a_chosen_id_that_is_no_id_is_a_form_error(world, value):
+    client, token = world.clients["site"], world.csrf["site"]
+    for path, data in [("/admin/org-units/new", {"name": "X", "kind": "school", "parent_id": value}),
+                       ("/admin/projects/new", {"title": "X", "org_unit_id": value}),
+                       (f"/admin/classes/{world['class_a']}/edit", {"name": "X", "org_unit_id": value}),
+                       (f"/admin/projects/{world['project_a']}/courses", {"course_id": value}),
+                       (f"/admin/projects/{world['project_a']}/enrollments", {"school_id": value})]:
+        assert client.post(path, data={"csrf_token": token, **data}).status_code == 400, path
+
+
+@pytest.mark.parametrize("value", ["sNaN", "NaN", "Infinity", "-Infinity"])
+def test_a_setting_that_is_not_a_finite_number_is_a_form_error(world, value):
+    from tests.courses.test_admin_projects import settings
+
     client = world.clients["site"]
-    response = client.post("/admin/org-units/new", data={"csrf_token": world.csrf["site"], "name": "X", "kind": "school",
-                                                         "parent_id": TWENTY_DIGITS})
-    assert response.status_code == 400
+    for field in ("gap_factor", "required_hours"):
+        data = {**settings(world["county_a"], **{field: value}), "csrf_token": world.csrf["site"]}
+        response = client.post(f"/admin/projects/{world['project_a']}/edit", data=data)
+        assert response.status_code == 400 and "Not a valid decimal value" in response.get_data(as_text=True)
+    lesson = client.post(f"/admin/lessons/{world['lesson_a']}", data={
+        "csrf_token": world.csrf["site"], "title": "X", "kind": "document", "duration_min": value})
+    assert lesson.status_code == 400
 
 
 # ---------------------------------------------------------------- defect 8: a huge declared body
@@ -263,3 +281,12 @@ def test_every_get_route_with_other_numbers_in_the_query_never_answers_500(app, 
     if persona == "site":  # the numbers each page reads are refused, not ignored
         assert {("accounts_admin.users", "page"), ("accounts_admin.users", "unit"),
                 ("courses_admin.projects", "page"), ("tracking_api.my_progress", "project_id")} <= refused
+
+
+@pytest.mark.parametrize("session_id", [str(DB_INT_MAX + 1), "9999999999", TWENTY_DIGITS, "²"])
+def test_a_heartbeat_to_a_session_id_beyond_the_range_is_404(app, world, api_token, session_id):
+    token = api_token(db.session.get(User, world["p_learner"]))
+    body = {"seq": 1, "position_s": 0.0, "playing": True, "visible": True, "rate": 1.0, "event": "play"}
+    response = app.test_client().post(f"/api/v1/playback/sessions/{session_id}/heartbeats", json=body,
+                                      headers=bearer(token))
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
