@@ -298,10 +298,11 @@ def check_pdf(path: Path) -> int:
     import pypdf
 
     try:
-        reader = pypdf.PdfReader(str(path))
-        if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
-            raise ProbeError("bad_document", "the PDF needs a password")
-        pages = len(reader.pages)
+        with open(path, "rb") as handle:  # a stream, so no error names the server's path
+            reader = pypdf.PdfReader(handle)
+            if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
+                raise ProbeError("bad_document", "the PDF needs a password")
+            pages = len(reader.pages)
     except ProbeError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf's errors on damaged input are of many types
