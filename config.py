@@ -59,7 +59,9 @@ class Config:
     API_TOKEN_TTL_S = _int_env("API_TOKEN_TTL_S", 30 * 24 * 3600)
     MAX_IMPORT_BYTES = _int_env("MAX_IMPORT_BYTES", 5 * 1024 * 1024)
     MAX_IMPORT_UNPACKED_BYTES = _int_env("MAX_IMPORT_UNPACKED_BYTES", 50 * 1024 * 1024)
-    MAX_CONTENT_LENGTH = None  # uploads are chunked; per-route limits apply
+    MAX_CONTENT_LENGTH = None  # per route class instead (app/common/bodies.py):
+    MAX_API_BODY_BYTES = _int_env("MAX_API_BODY_BYTES", 64 * 1024)  # JSON API calls
+    MAX_FORM_BYTES = _int_env("MAX_FORM_BYTES", 1024 * 1024)  # HTML forms; imports and uploads have their own
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

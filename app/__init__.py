@@ -43,6 +43,11 @@ def create_app(config: str | object | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     if not app.config.get("MEDIA_SIGNING_KEY"):
         app.config["MEDIA_SIGNING_KEY"] = "media:" + app.config["SECRET_KEY"]
+    from app.common.bodies import install_body_limits
+    from app.common.numbers import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # every <int:...> id: ASCII digits within the database's range
+    install_body_limits(app)  # before csrf.init_app: its hook reads the form
 
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if not (uri.startswith("sqlite") and (":memory:" in uri or uri.rstrip("/") == "sqlite:")):

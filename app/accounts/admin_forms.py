@@ -6,6 +6,8 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from app.common.numbers import parse_int
+
 
 def as_choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select choices."""
@@ -13,12 +15,15 @@ def as_choices(pairs) -> list[SelectChoice]:
 
 
 def int_or_none(value):
+    """Coerce a chosen id: None for no choice; a value that is no id fails the field ("could not coerce")."""
     if value in (None, "", "None"):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, int):
+        return value
+    number = parse_int(value, min_value=1)
+    if number is None:
+        raise ValueError(f"not an id: {value!r}")
+    return number
 
 
 def kind_labels() -> dict:

@@ -17,9 +17,11 @@ from app.accounts.admin_forms import (
     as_choices, kind_labels, role_labels,
 )
 from app.accounts.models import OrgUnit, RoleAssignment, User
+from app.common.bodies import body_limit
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common import permissions as scope
+from app.common.numbers import query_int
 from app.common.permissions import admin_required
 from app.extensions import db
 
@@ -138,7 +140,7 @@ def org_unit_new():
     kinds = kind_labels()
     form.kind.choices = as_choices(kinds.items())
     if request.method == "GET":
-        form.parent_id.data = request.args.get("parent", type=int)
+        form.parent_id.data = query_int("parent")
     status = 200
     if form.validate_on_submit():
         parent = db.session.get(OrgUnit, form.parent_id.data) if form.parent_id.data else None
@@ -204,7 +206,7 @@ def org_unit_edit(unit_id: int):
 # ---------------------------------------------------------------- users
 def _user_filters():
     q = (request.args.get("q") or "").strip()[:64]
-    unit_id = request.args.get("unit", type=int)
+    unit_id = query_int("unit")
     status = request.args.get("status", "all")
     stmt = select(User).where(perms.users_in_scope_clause(_me()))
     if q:
@@ -227,7 +229,7 @@ def _user_filters():
 def users():
     stmt, filters = _user_filters()
     page = db.paginate(stmt.options(selectinload(User.school), selectinload(User.roles)),
-                       page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+                       page=query_int("page", 1), per_page=PER_PAGE, error_out=False)
     return render_template("admin/users.html", page=page, filters=filters,
                            unit_choices=unit_choices(_units_in_scope(), _("All units")))
 
@@ -466,6 +468,7 @@ def _import_choices(form: ImportForm):
 
 @bp.route("/import", methods=["GET", "POST"])
 @admin_required
+@body_limit("MAX_IMPORT_BYTES", extra_bytes=64 * 1024)  # the file and the form around it
 def import_users():
     from app.classrooms import permissions as class_perms
     from app.classrooms.models import Class_

@@ -19,6 +19,7 @@ from app.classrooms.models import Class_
 from app.common import permissions as scope
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
+from app.common.numbers import parse_ids
 from app.common.permissions import admin_required
 from app.courses import permissions as course_perms
 from app.courses.models import Enrollment, Project
@@ -198,7 +199,10 @@ def add_learners(class_id: int):
     if not form.validate_on_submit():
         flash(_("Nothing changed: the request was incomplete."), "danger")
         return refused(400)
-    ids = request.form.getlist("user_ids", type=int)[:MAX_NAMES]
+    ids = parse_ids(request.form.getlist("user_ids")[:MAX_NAMES])
+    if ids is None:
+        flash(_("Nothing changed: the request was incomplete."), "danger")
+        return refused(400)
     users = db.session.execute(select(User).where(User.id.in_(ids))).scalars().all() if ids else []
     by_name, unknown = _resolve_names(form.names.data)
     if any(not account_perms.can_view_user(me, u) for u in users):  # never name users the admin may not see

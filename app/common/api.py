@@ -1,9 +1,12 @@
 """The JSON API's shared pieces: one error envelope, body parsing, authentication."""
 import json
+import math
+import re
 from functools import wraps
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, ValidationError
@@ -83,6 +86,41 @@ def http_exception_as_json(exc: HTTPException) -> Response:
     return response
 
 
+#: Nesting of arrays and objects a JSON body may have; the API's bodies need 2.
+MAX_JSON_DEPTH = 32
+
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
+
+
+class JSONTooDeep(ValueError):
+    """A JSON document nested deeper than the limit (a ValueError, as json's own errors are)."""
+
+
+def check_json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise JSONTooDeep when ``text`` opens more than ``limit`` arrays or objects inside each other."""
+    if text.count("[") + text.count("{") <= limit:
+        return  # cannot be deeper: the common case costs two C-level scans
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                raise JSONTooDeep(f"JSON nested deeper than {limit} levels")
+        elif char in "]}":
+            depth -= 1
+
+
+class DepthLimitedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, refusing documents nested deeper than MAX_JSON_DEPTH."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if isinstance(s, (bytes, bytearray)):
+            s = s.decode(json.detect_encoding(s), "surrogatepass")  # what json.loads does with bytes
+        check_json_depth(s)
+        return super().loads(s, **kwargs)
+
+
 def _reject_constant(value: str):
     raise ValueError(f"{value} is not a number")
 
@@ -108,7 +146,10 @@ def parse_json(model: type[M], max_bytes: int = 64 * 1024) -> M:
     except ValidationError:
         pass  # say what is wrong exactly as below (NaN, not an object, the first bad field)
     try:
-        data = json.loads(raw.decode("utf-8") or "null", parse_constant=_reject_constant)
+        data = current_app.json.loads(raw.decode("utf-8") or "null", parse_constant=_reject_constant)
+    except JSONTooDeep:
+        raise api_error(400, "invalid_json", _("The body nests arrays or objects more than %(n)d levels deep.",
+                                               n=MAX_JSON_DEPTH))
     except (ValueError, UnicodeDecodeError):
         raise api_error(400, "invalid_json", _("The body is not valid JSON."))
     if not isinstance(data, dict):

@@ -19,6 +19,7 @@ from app.common import clock
 from app.common import permissions as scope
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
+from app.common.numbers import parse_ids, query_int
 from app.common.permissions import admin_required
 from app.courses import permissions as perms, service
 from app.courses.admin_forms import (
@@ -101,7 +102,7 @@ def projects():
     if q:
         stmt = stmt.where(Project.title.ilike(_like(q), escape="\\"))
     page = db.paginate(stmt.order_by(Project.starts_on.desc(), Project.id.desc()),
-                       page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+                       page=query_int("page", 1), per_page=PER_PAGE, error_out=False)
     counts = dict(db.session.execute(
         select(Enrollment.project_id, func.count(Enrollment.id))
         .where(Enrollment.project_id.in_([p.id for p in page.items])).group_by(Enrollment.project_id)
@@ -260,7 +261,7 @@ def _enrollments_page(project: Project, status: int = 200):
         pattern = _like(q)
         stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"), User.real_name.ilike(pattern, escape="\\"),
                               User.teacher_no.ilike(pattern, escape="\\")))
-    page = db.paginate(stmt.order_by(User.username), page=request.args.get("page", 1, type=int),
+    page = db.paginate(stmt.order_by(User.username), page=query_int("page", 1),
                        per_page=PER_PAGE, error_out=False)
     cq = (request.args.get("cq") or "").strip()[:64]
     candidates = []
@@ -301,7 +302,10 @@ def enroll(project_id: int):
     if project.ends_on < clock.now().date():
         flash(_("The training project has ended; nobody can be enrolled any more."), "danger")
         return refused(409)
-    user_ids = request.form.getlist("user_ids", type=int)[:MAX_ENROL_AT_ONCE + 1]
+    user_ids = parse_ids(request.form.getlist("user_ids")[:MAX_ENROL_AT_ONCE + 1])
+    if user_ids is None:  # not an id: of no user
+        flash(_("Some of the chosen users do not exist any more. Nothing changed."), "danger")
+        return refused(400)
     if form.school_id.data:
         school = db.session.get(OrgUnit, form.school_id.data)
         if school is None or not scope.in_scope(me, school) or not school.path.startswith(project.org_unit.path):
@@ -325,10 +329,10 @@ def enroll(project_id: int):
     if hidden:  # never name users the admin may not see
         flash(_("Nothing changed: %(n)d of the chosen users are outside your area.", n=len(hidden)), "danger")
         return refused(403)
-    refused = [u for u in users if not perms.can_enroll_user(me, project, u)]
-    if refused:
+    outside = [u for u in users if not perms.can_enroll_user(me, project, u)]
+    if outside:
         flash(_("Nothing changed: these users are outside the project's area: %(names)s.",
-                names=", ".join(u.username for u in refused[:20])), "danger")
+                names=", ".join(u.username for u in outside[:20])), "danger")
         return refused(403)
     already = set(db.session.execute(
         select(Enrollment.user_id).where(Enrollment.project_id == project.id,
@@ -442,7 +446,7 @@ def courses():
     stmt = stmt.where(Course.is_archived.is_(show_archived))
     if q:
         stmt = stmt.where(Course.title.ilike(_like(q), escape="\\"))
-    page = db.paginate(stmt.order_by(Course.title, Course.id), page=request.args.get("page", 1, type=int),
+    page = db.paginate(stmt.order_by(Course.title, Course.id), page=query_int("page", 1),
                        per_page=PER_PAGE, error_out=False)
     return render_template("admin/courses.html", page=page, q=q, show_archived=show_archived,
                            can_create=perms.can_create_course(_me()))

@@ -14,7 +14,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.common.api import api_error, api_login_required
+from app.common.bodies import body_limit
 from app.common.db import write_transaction
+from app.common.numbers import DB_BIGINT_MAX, parse_int
 from app.common.openapi import api_doc
 from app.media import jobs, permissions, service
 from app.media.answers import (CourseMedia, MediaAccepted, MediaForm, MediaStatus, TusCreateHeaders, TusHeaders,
@@ -29,11 +31,8 @@ def _int_field(value, name: str, required: bool) -> int | None:
         if required:
             raise api_error(400, name, _("%(field)s is required.", field=name))
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise api_error(400, name, _("%(field)s must be a whole number.", field=name))
-    if number <= 0:
+    number = parse_int(value, min_value=1)
+    if number is None:
         raise api_error(400, name, _("%(field)s must be a whole number.", field=name))
     return number
 
@@ -63,13 +62,9 @@ def _accepted(asset, job):
          body=MediaForm, media_type="multipart/form-data", responses={202: MediaAccepted},
          errors=(400, 403, 404, 413, 415))
 @api_login_required
+@body_limit("MAX_UPLOAD_BYTES", extra_bytes=64 * 1024)  # the multipart envelope around the file
 def create_media():
     """Upload a whole file in one multipart request (scripts); probing and transcoding run in a job."""
-    limit = int(current_app.config.get("MAX_UPLOAD_BYTES") or 0)
-    if limit and request.content_length and request.content_length > limit + 64 * 1024:
-        service.check_upload_size(request.content_length)  # raises 413 with the sizes
-    if limit:
-        request.max_content_length = limit + 64 * 1024  # the multipart envelope around the file
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise api_error(415, "file", _("Send the file as multipart/form-data in a field named 'file'."))
     course_id = _int_field(request.form.get("course_id"), "course_id", True)
@@ -195,8 +190,7 @@ def tus_create():
         meta = parse_metadata(request.headers.get("Upload-Metadata"))
     except ValueError as exc:
         raise api_error(400, "metadata", str(exc))
-    raw_length = request.headers.get("Upload-Length", "")
-    size = int(raw_length) if raw_length.isdigit() else None
+    size = parse_int(request.headers.get("Upload-Length"), max_value=DB_BIGINT_MAX)
     course_id = _int_field(meta.get("course_id"), "course_id", True)
     lesson_id = _int_field(meta.get("lesson_id"), "lesson_id", False)
     course, lesson = service.check_can_upload(current_user, course_id, lesson_id)
@@ -246,16 +240,17 @@ def tus_upload(upload_id: str):
          body=UploadBytes, media_type="application/offset+octet-stream", responses={204: None},
          errors=(400, 404, 409, 410, 412, 413, 415))
 @api_login_required
+@body_limit("MAX_UPLOAD_BYTES")  # tus-js-client sends CHUNK_BYTES; other clients may send it all at once
 def tus_patch(upload_id: str):
     """Append the body at Upload-Offset; 409 when the offset is not where the upload stands."""
     _check_tus_version()
     if request.mimetype != "application/offset+octet-stream":
         raise api_error(415, "content_type", _("Send the bytes as application/offset+octet-stream."))
-    raw_offset = request.headers.get("Upload-Offset", "")
-    if not raw_offset.isdigit():
+    offset = parse_int(request.headers.get("Upload-Offset"), max_value=DB_BIGINT_MAX)
+    if offset is None:
         raise api_error(400, "offset", _("Upload-Offset must be a whole number of bytes."))
     upload = service.get_upload(current_user, upload_id)
-    offset = service.do_append_upload(upload, int(raw_offset), request.stream, request.content_length)
+    offset = service.do_append_upload(upload, offset, request.stream, request.content_length)
     upload = service.get_upload(current_user, upload_id)
     finished = _finish(upload) if offset == upload.size_bytes else None
     response = make_response("", 204)

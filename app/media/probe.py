@@ -289,6 +289,29 @@ def _document_type(path: Path, head: bytes, sniffed: Sniff) -> tuple[str, str] |
     return None
 
 
+def check_pdf(path: Path) -> int:
+    """Return the page count of a PDF the reader can show; ProbeError("bad_document") otherwise.
+
+    A PDF must open (pypdf, without a password) and have at least one page.
+    pypdf raises many kinds of errors on damaged files, so any error refuses it.
+    """
+    import pypdf
+
+    try:
+        with open(path, "rb") as handle:  # a stream, so no error names the server's path
+            reader = pypdf.PdfReader(handle)
+            if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
+                raise ProbeError("bad_document", "the PDF needs a password")
+            pages = len(reader.pages)
+    except ProbeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf's errors on damaged input are of many types
+        raise ProbeError("bad_document", f"{type(exc).__name__}: {exc}"[:500]) from exc
+    if pages < 1:
+        raise ProbeError("bad_document", "the PDF has no pages")
+    return pages
+
+
 # --- parsing ffprobe and ffmpeg output (pure) -----------------------------------------------------
 
 def _ratio(text: str | None) -> Fraction | None:
@@ -565,6 +588,8 @@ def probe_file(path: str | os.PathLike, tools: Tools | None = None, *, timeout_s
         raise ProbeError("playlist", "the file starts like an M3U/HLS playlist")
     sniffed = sniff(path)
     document = _document_type(path, head, sniffed)
+    if document == _PDF:
+        check_pdf(path)
     if document:
         return ProbeResult(kind="document", format_name=document[0], content_type=document[1],
                            extension=document[0], size_bytes=size)

@@ -26,6 +26,7 @@ from sqlalchemy import delete, select
 from app.common import clock
 from app.common.db import write_transaction
 from app.common.exceptions import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound
+from app.common.numbers import human_bytes
 from app.courses.models import Course, Lesson
 from app.extensions import db
 from app.media import permissions
@@ -160,7 +161,7 @@ def check_upload_size(size_bytes: int | None) -> int:
     limit = int(current_app.config.get("MAX_UPLOAD_BYTES") or 0)
     if limit and size_bytes > limit:
         raise TooLarge(_("The file is %(size)s; the largest upload allowed is %(limit)s.",
-                         size=_human_bytes(size_bytes), limit=_human_bytes(limit)))
+                         size=human_bytes(size_bytes), limit=human_bytes(limit)))
     root = Path(current_app.config["MEDIA_ROOT"])
     root.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(root).free
@@ -180,15 +181,6 @@ def check_filename(filename: str | None) -> str:
                 raise UnsupportedType(reason_message("playlist"))
             raise UnsupportedType(reason_message("unknown_type"))
     return name
-
-
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 # --------------------------------------------------------------------------------- creating assets

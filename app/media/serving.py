@@ -28,6 +28,8 @@ from werkzeug.http import is_resource_modified
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
+from app.common.numbers import DB_BIGINT_MAX, parse_int
+
 #: Bytes per read when the server cannot use sendfile.
 CHUNK_BYTES = 64 * 1024
 
@@ -139,11 +141,12 @@ def _range_environ(
         del env["HTTP_RANGE"]
         return env
     spec = spec.strip(" \t")
-    if spec.startswith("-") and spec[1:].isdigit() and int(spec[1:]) > size:
+    suffix = parse_int(spec[1:], max_value=DB_BIGINT_MAX) if spec.startswith("-") else None
+    if suffix is not None and suffix > size:
         env["HTTP_RANGE"] = "bytes=0-"
         spec = "0-"
-    if open_range_cap and spec.endswith("-") and spec[:-1].isdigit():
-        start = int(spec[:-1])
+    start = parse_int(spec[:-1], max_value=DB_BIGINT_MAX) if spec.endswith("-") else None
+    if open_range_cap and start is not None:
         env["HTTP_RANGE"] = f"bytes={start}-{start + open_range_cap - 1}"
     return env
 

@@ -23,6 +23,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from app.common.numbers import parse_int
+
+#: The latest expiry a URL may carry (12 digits, as before: year 33658).
+MAX_EXPIRES = 10**12 - 1
+
 #: Mount point of the stream route and of nginx's secure_link location.
 STREAM_PREFIX = "/media/s/"
 
@@ -94,12 +99,13 @@ def verify(path: str, md5: str | None, expires: str | None, secret: str, now_s: 
     A wrong or missing signature is TAMPERED even when the time is also past,
     as in nginx (``$secure_link`` is "" before it is "0").
     """
-    if not md5 or not expires or not expires.isdigit() or len(expires) > 12:
+    expires_s = parse_int(expires, max_value=MAX_EXPIRES)
+    if not md5 or expires_s is None:
         return Verdict.TAMPERED
-    expected = signature(path, int(expires), secret)
+    expected = signature(path, expires_s, secret)
     if not hmac.compare_digest(expected.encode("ascii"), md5.encode("ascii", "replace")):
         return Verdict.TAMPERED
-    if int(expires) < now_s:
+    if expires_s < now_s:
         return Verdict.EXPIRED
     return Verdict.VALID
 

@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.common.api import api_login_required
+from app.common.numbers import query_int
 from app.common.openapi import api_doc
 from app.media import delivery
 from app.media.answers import LessonMediaOut, LessonMediaQuery
@@ -22,7 +23,7 @@ def lesson_media(lesson_id: int):
     MEDIA_URL_TTL_S; ask again for fresh ones.
     """
     lesson, _project = delivery.get_lesson_for_watching(
-        current_user, lesson_id, request.args.get("project_id", type=int)
+        current_user, lesson_id, query_int("project_id")
     )
     body = delivery.get_signed_media(lesson, url_prefix=request.host_url.rstrip("/"))
     response = jsonify(body)

@@ -5,6 +5,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from app.common import clock
+from app.common.numbers import query_int
 from app.media import delivery, serving, signing
 from app.media.storage import LocalStorage
 
@@ -27,7 +28,7 @@ def stream_answer(key: str, md5: str | None, expires: str | None, environ: dict,
     verdict = signing.verify(signing.stream_path(key), md5, expires, config["MEDIA_SIGNING_KEY"], now_s)
     if verdict is not signing.Verdict.VALID:
         return verdict.value
-    max_age_s = int(expires) - int(now_s)
+    max_age_s = int(expires) - int(now_s)  # a VALID verdict means ASCII digits
     content_type = serving.content_type_for(key)
     if config.get("MEDIA_SERVE_MODE") == "x-accel":
         return serving.x_accel_response(key, config["MEDIA_X_ACCEL_PREFIX"], content_type, max_age_s)
@@ -57,6 +58,6 @@ def stream(key: str):
 def projector(lesson_id: int):
     """Full-screen player for group viewing at a learning center."""
     lesson, project = delivery.get_lesson_for_projecting(
-        current_user, lesson_id, request.args.get("project_id", type=int)
+        current_user, lesson_id, query_int("project_id")
     )
     return render_template("media/projector.html", lesson=lesson, project=project)

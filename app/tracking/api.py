@@ -12,9 +12,10 @@ from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.accounts.auth import NotSignedIn, get_api_credential, get_api_user_id, wsgi_api_credential
-from app.common.api import ApiError, api_error, api_login_required, parse_json, unauthorized
+from app.common.api import ApiError, api_login_required, parse_json, unauthorized
 from app.common.db import dbapi_connection
 from app.common.exceptions import DomainError, Forbidden
+from app.common.numbers import parse_int, query_int
 from app.common.openapi import api_doc
 from app.courses import service as courses
 from app.tracking import service
@@ -72,10 +73,8 @@ def _jsonable(value):
 
 
 def _project_id_arg() -> int:
-    raw = request.args.get("project_id", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
-        raise api_error(400, "project_id", _("Add ?project_id=<id> of one of your training projects."))
-    return int(raw)
+    return query_int("project_id", required=True,
+                     message=_("Add ?project_id=<id> of one of your training projects."))
 
 
 # ----------------------------------------------------------------- playback
@@ -162,11 +161,10 @@ class HeartbeatFastPath:
         return self.wsgi_app(environ, start_response)
 
     def _answer(self, environ, session_id: int) -> bytes | None:
-        length = environ.get("CONTENT_LENGTH", "")
-        if (not length.isdigit() or not 0 < int(length) <= _MAX_HEARTBEAT_BYTES
-                or environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "application/json"):
+        length = parse_int(environ.get("CONTENT_LENGTH"), min_value=1, max_value=_MAX_HEARTBEAT_BYTES)
+        if length is None or environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "application/json":
             return None
-        raw = environ["wsgi.input"].read(int(length))
+        raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)  # the route reads it again if it answers instead
         try:
             body = HeartbeatBody.model_validate_json(raw)

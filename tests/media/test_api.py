@@ -124,7 +124,7 @@ def test_too_large_is_413_with_the_limit(client, zoo, staff_token, upload_media)
 
 @pytest.mark.parametrize("filename,reason", [("setup.exe", "unknown_type"), ("lesson.m3u8", "playlist")])
 def test_names_that_are_certainly_not_media_are_415(app, client, zoo, staff_token, upload_media, filename, reason):
-    response = upload_media(staff_token, zoo.path("pdf"), filename=filename)
+    response = upload_media(staff_token, zoo.path("pdf_handout"), filename=filename)
     assert response.status_code == 415
     assert response.get_json()["error"]["message"] == _reason(app, reason)
 
@@ -135,12 +135,12 @@ def test_bad_requests(client, zoo, staff_token, media_course, make_course, org_t
     response = client.post("/api/v1/media", data={"course_id": str(media_course.id)}, headers=headers,
                            content_type="multipart/form-data")
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "file"
-    with open(zoo.path("pdf"), "rb") as handle:
+    with open(zoo.path("pdf_handout"), "rb") as handle:
         response = client.post("/api/v1/media", data={"file": (handle, "a.pdf")}, headers=headers,
                                content_type="multipart/form-data")
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "course_id"
     other = make_course(None, title="Other", org=org_tree["county_a"])
-    with open(zoo.path("pdf"), "rb") as handle:
+    with open(zoo.path("pdf_handout"), "rb") as handle:
         response = client.post("/api/v1/media", headers=headers, content_type="multipart/form-data",
                                data={"file": (handle, "a.pdf"), "course_id": str(media_course.id),
                                      "lesson_id": str(other.modules[0].lessons[0].id)})
@@ -160,13 +160,13 @@ def test_retry_a_failed_job(app, client, zoo, staff_token, upload_media):
 
 
 def test_retry_a_ready_asset_is_409(client, zoo, staff_token, upload_media):
-    media_id = upload_media(staff_token, zoo.path("pdf"), filename="a.pdf").get_json()["media_id"]
+    media_id = upload_media(staff_token, zoo.path("pdf_handout"), filename="a.pdf").get_json()["media_id"]
     response = client.post(f"/api/v1/media/{media_id}/retry", headers=bearer(staff_token))
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "state"
 
 
 def test_course_media_list(client, zoo, staff_token, upload_media, media_course):
-    upload_media(staff_token, zoo.path("pdf"), filename="handout.pdf")
+    upload_media(staff_token, zoo.path("pdf_handout"), filename="handout.pdf")
     body = client.get(f"/api/v1/courses/{media_course.id}/media", headers=bearer(staff_token)).get_json()
     assert [m["filename"] for m in body["media"]] == ["handout.pdf"]
     assert body["media"][0]["kind"] == "document"
@@ -213,10 +213,10 @@ def persona_token(make_user, make_project, make_class, org_tree, api_token):
 @pytest.mark.parametrize("name", PERSONAS)
 def test_permission_table(app, client, zoo, staff_token, upload_media, persona_token, media_course, name):
     allowed = PERSONAS[name][2]
-    existing = upload_media(staff_token, zoo.path("pdf"), filename="a.pdf").get_json()["media_id"]
+    existing = upload_media(staff_token, zoo.path("pdf_handout"), filename="a.pdf").get_json()["media_id"]
     token = persona_token(name)
     expected = (202, 200) if allowed else (403, 403)
-    response = upload_media(token, zoo.path("pdf"), filename="b.pdf")
+    response = upload_media(token, zoo.path("pdf_handout"), filename="b.pdf")
     assert response.status_code == expected[0], response.get_json()
     assert client.get(f"/api/v1/media/{existing}", headers=bearer(token)).status_code == expected[1]
     retry = client.post(f"/api/v1/media/{existing}/retry", headers=bearer(token))
@@ -243,7 +243,7 @@ def test_permission_table(app, client, zoo, staff_token, upload_media, persona_t
 
 
 def test_anonymous_gets_401(client, zoo, upload_media, staff_token):
-    existing = upload_media(staff_token, zoo.path("pdf"), filename="a.pdf").get_json()["media_id"]
+    existing = upload_media(staff_token, zoo.path("pdf_handout"), filename="a.pdf").get_json()["media_id"]
     assert client.get(f"/api/v1/media/{existing}").status_code == 401
     # Without a session cookie the CSRF rule or the login rule answers first: either way nothing happens.
     assert client.post(f"/api/v1/media/{existing}/retry").status_code in (400, 401)
@@ -253,7 +253,7 @@ def test_anonymous_gets_401(client, zoo, upload_media, staff_token):
 
 def test_cookie_session_needs_the_csrf_token(app, client, zoo, course_staff, login, media_course):
     login(client, course_staff)
-    with open(zoo.path("pdf"), "rb") as handle:
+    with open(zoo.path("pdf_handout"), "rb") as handle:
         response = client.post("/api/v1/media", data={"file": (handle, "a.pdf"), "course_id": str(media_course.id)},
                                content_type="multipart/form-data")
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "csrf"

@@ -133,7 +133,7 @@ def test_redis_queue_when_redis_url_is_set(app, course_staff, media_course, zoo)
     huey = jobs.get_huey(app)
     try:
         assert type(huey).__name__ == "RedisHuey"
-        _, job_id = _store(zoo.path("pdf"), media_course, course_staff, filename="a.pdf")
+        _, job_id = _store(zoo.path("pdf_handout"), media_course, course_staff, filename="a.pdf")
         jobs.enqueue_transcode(job_id)
         task = huey.dequeue()
         assert task.args == (job_id,)
@@ -210,7 +210,7 @@ def test_stale_running_job_can_be_retried_without_the_sweeper(app, clock, client
 
 
 def test_a_superseded_job_does_not_run(app, zoo, course_staff, media_course):
-    asset_id, job_id = _store(zoo.path("pdf"), media_course, course_staff, filename="a.pdf")
+    asset_id, job_id = _store(zoo.path("pdf_handout"), media_course, course_staff, filename="a.pdf")
     with write_transaction():
         asset = db.session.get(MediaAsset, asset_id)
         newer = service.do_retry(asset)
@@ -271,7 +271,7 @@ def test_progress_and_heartbeat_are_recorded(app, zoo, course_staff, media_cours
 
 
 def test_missing_source_fails_cleanly(app, zoo, course_staff, media_course):
-    asset_id, job_id = _store(zoo.path("pdf"), media_course, course_staff, filename="a.pdf")
+    asset_id, job_id = _store(zoo.path("pdf_handout"), media_course, course_staff, filename="a.pdf")
     get_storage().delete(_fresh(MediaAsset, asset_id).source_key)
     assert service.do_run_transcode_job(job_id) == "failed"
     asset = _fresh(MediaAsset, asset_id)

@@ -236,3 +236,20 @@ def test_no_read_access_is_unreadable(tmp_path):
     with pytest.raises(ProbeError) as caught:
         probe_file(path, Tools(ffmpeg="unused"))
     assert caught.value.code == "unreadable"
+
+
+@pytest.mark.parametrize("user_password,opens", [("secret", False), ("", True)])
+def test_a_pdf_that_needs_a_password_is_a_bad_document(tmp_path, user_password, opens):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password=user_password)
+    pdf.add_page()
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    if opens:  # only an owner password (no printing, say): the reader still shows it
+        assert probe_file(path, Tools(ffmpeg="ffmpeg-not-needed")).kind == "document"
+    else:
+        with pytest.raises(ProbeError) as caught:
+            probe_file(path, Tools(ffmpeg="ffmpeg-not-needed"))
+        assert caught.value.code == "bad_document" and "password" in caught.value.detail

@@ -14,7 +14,7 @@ from app.media.transcode import (LADDER, Cancelled, Settings, TranscodeError, au
                                  output_fps, parse_progress, plan_ladder, plan_targets, run_ffmpeg, transcode)
 from tests.media.zoo import BROKEN, VALID
 
-MEDIA_VALID = tuple(name for name in VALID if name != "pdf")
+MEDIA_VALID = tuple(name for name in VALID if name != "pdf_handout")
 
 
 # --- the plan (pure) ---------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def test_upload_in_chunks_then_transcoded(app, client, zoo, staff_token, media_c
 
 
 def test_wrong_offset_is_409_and_head_tells_where_to_go_on(client, zoo, staff_token, media_course):
-    data = zoo.path("pdf").read_bytes()
+    data = zoo.path("pdf_handout").read_bytes()
     url = _path(_create(client, staff_token, media_course, len(data), filename="h.pdf").headers["Location"])
     assert _patch(client, staff_token, url, 0, data[:50]).status_code == 204
     conflict = _patch(client, staff_token, url, 0, data[:50])  # sent twice
@@ -128,7 +128,7 @@ def test_head_finishes_an_upload_whose_last_patch_died(app, client, zoo, staff_t
     """All bytes on disk but the finishing step never ran (the server died): HEAD completes it."""
     from app.media.storage import get_storage
 
-    data = zoo.path("pdf").read_bytes()
+    data = zoo.path("pdf_handout").read_bytes()
     url = _path(_create(client, staff_token, media_course, len(data), filename="h.pdf").headers["Location"])
     upload_id = url.rsplit("/", 1)[-1]
     get_storage().upload_path(upload_id).write_bytes(data)

@@ -239,12 +239,27 @@ def _make_hls_as_mp4(ffmpeg: str, out: Path) -> None:
 
 
 def _make_pdf(ffmpeg: str, out: Path) -> None:
-    out.write_bytes(
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-        b"trailer<</Root 1 0 R>>\n%%EOF\n"
-    )
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=16)
+    pdf.cell(text="Handout: page 1")
+    out.write_bytes(bytes(pdf.output()))
+
+
+def _make_damaged_pdf(ffmpeg: str, out: Path) -> None:
+    out.write_bytes(b"%PDF-1.4\ntruncated\n")  # 19 bytes: a PDF header and nothing a reader can open
+
+
+def _make_pageless_pdf(ffmpeg: str, out: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    data = bytes(pdf.output())
+    # the same well-formed file with its page tree emptied (the byte length, hence the xref, unchanged)
+    out.write_bytes(data.replace(b"/Kids [3 0 R]", b"/Kids [     ]").replace(b"/Count 1", b"/Count 0"))
 
 
 def _make_text_as_mp4(ffmpeg: str, out: Path) -> None:
@@ -299,7 +314,7 @@ RECIPES: dict[str, tuple[Callable[[str, Path], None], ZooCase]] = {
     "mkv_as_mp4": (_make_mkv_as_mp4, ZooCase(
         "mkv_as_mp4", "really-matroska.mp4", "video", duration_s=1.5, orientation=LANDSCAPE,
         rungs=("240p",), display_size=(320, 240))),
-    "pdf": (_make_pdf, ZooCase("pdf", "handout.pdf", "document")),
+    "pdf_handout": (_make_pdf, ZooCase("pdf_handout", "handout.pdf", "document")),
     # broken ones
     "truncated": (_make_truncated, ZooCase("truncated", "cut-short.mp4", None, reason="truncated")),
     "truncated_faststart": (_make_truncated_faststart, ZooCase(
@@ -310,6 +325,8 @@ RECIPES: dict[str, tuple[Callable[[str, Path], None], ZooCase]] = {
     "empty": (_make_empty, ZooCase("empty", "empty.mp4", None, reason="empty")),
     "hls_as_mp4": (_make_hls_as_mp4, ZooCase("hls_as_mp4", "playlist.mp4", None, reason="playlist")),
     "text_as_mp4": (_make_text_as_mp4, ZooCase("text_as_mp4", "notes.mp4", None, reason="unknown_type")),
+    "damaged_pdf": (_make_damaged_pdf, ZooCase("damaged_pdf", "damaged.pdf", None, reason="bad_document")),
+    "pageless_pdf": (_make_pageless_pdf, ZooCase("pageless_pdf", "blank.pdf", None, reason="bad_document")),
 }
 
 VALID = tuple(name for name, (_, case) in RECIPES.items() if case.is_valid)
