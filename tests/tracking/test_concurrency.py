@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -49,14 +48,14 @@ class Rounds:
 def _assert_consistent(user_id: int, max_wall_ms: int) -> int:
     db.session.rollback()
     windows = db.session.execute(
-        select(CreditWindow.started_at, CreditWindow.ended_at, CreditWindow.credited_ms)
+        select(CreditWindow.started_ms, CreditWindow.ended_ms, CreditWindow.credited_ms)
         .where(CreditWindow.user_id == user_id)
-        .order_by(CreditWindow.started_at)
+        .order_by(CreditWindow.started_ms)
     ).all()
     for a, b in zip(windows, windows[1:]):
-        assert a.ended_at <= b.started_at, (a, b)  # no wall time credited twice
+        assert a.ended_ms <= b.started_ms, (a, b)  # no wall time credited twice
     for w in windows:
-        assert (w.ended_at - w.started_at) == timedelta(milliseconds=w.credited_ms)
+        assert w.ended_ms - w.started_ms == w.credited_ms
     total = sum(w.credited_ms for w in windows)
     lessons = db.session.execute(select(LessonProgress).where(LessonProgress.user_id == user_id)).scalars().all()
     assert sum(p.credited_ms for p in lessons) == total
