@@ -320,7 +320,7 @@ def _read_state(conn: Connection, key: SessionKey, session_id: int, days: list[d
         totals = {days[0]: row.day_a_ms or 0, days[-1]: row.day_b_ms or 0}
     else:
         totals = dict.fromkeys(days, 0)
-        totals.update(conn.execute(DAY_TOTALS, {"uid": key.user_id, "days": days}).tuples())
+        totals.update(conn.execute(DAY_TOTALS, {"uid": key.user_id, "days": days}).all())
     return row, totals
 
 
