@@ -1,6 +1,5 @@
 """The JSON API's shared pieces: one error envelope, body parsing, authentication."""
 import json
-import math
 from functools import wraps
 from typing import TypeVar
 
@@ -120,10 +119,6 @@ def parse_json(model: type[M], max_bytes: int = 64 * 1024) -> M:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ())) or "body"
         raise api_error(400, field, _("Invalid value for %(field)s: %(reason)s", field=field, reason=first.get("msg", "")))
-
-
-def finite(value: float) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def unauthorized() -> ApiError:
