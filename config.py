@@ -23,9 +23,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url(BASE_DIR / "instance" / "xueshi.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    # Connections per worker process: a heartbeat holds its own connection and, on its rare paths, the
-    # Session's too, so the pool must hold two per gunicorn thread (THREADS) to never make one wait;
-    # 18 covers THREADS up to 9, and 4 workers and a job worker stay at 90 of PostgreSQL's default 100.
+    # Connections per worker process: a request holds one (its Session's), so the pool covers gunicorn's
+    # THREADS with room to spare; 4 workers and a job worker stay at 90 of PostgreSQL's default 100.
     DB_POOL_SIZE = _int_env("DB_POOL_SIZE", 10)
     DB_MAX_OVERFLOW = _int_env("DB_MAX_OVERFLOW", 8)
     SQLALCHEMY_TRACK_MODIFICATIONS = False

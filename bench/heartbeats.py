@@ -10,9 +10,8 @@ What it does, in one bounded run on loopback only:
    video lesson, and --learners learners enrolled in it, in classes of 50;
    a Bearer token per learner made in-process with the accounts service;
 2. the app under gunicorn as `make run` serves it (wsgi:app,
-   deploy/gunicorn.conf.py: WORKERS=4 × THREADS=4 of the gthread worker of
-   app/common/serving.py, access log on) with the production config, on
-   127.0.0.1;
+   deploy/gunicorn.conf.py: WORKERS=4 × THREADS=4 of gunicorn's gthread
+   worker, access log on) with the production config, on 127.0.0.1;
 3. one playback session per learner opened through the API (POST
    /api/v1/playback/sessions);
 4. wrk with bench/heartbeats.lua: every connection cycles through the
@@ -26,10 +25,14 @@ What it does, in one bounded run on loopback only:
 5. a check of what the server credited, so that a fast but wrong server cannot
    pass: four "probe" viewers driven from Python at their interval during the
    measured run must be credited what they played (within 2 s), and no load
-   viewer more than the wall time.
+   viewer more than the wall time;
+6. once the app is stopped, the yardstick of bench/bare.py (a bare Flask
+   handler doing one read and one short write, same database kind, same
+   gunicorn command and wrk settings): --no-bare skips it.
 
 The last line printed is one JSON object: heartbeats_per_s, healthz_per_s,
-ratio, p50_ms, p99_ms, database (plus a few extra keys).
+ratio (heartbeats to /healthz), bare_per_s, bare_ratio (heartbeats to the
+bare handler), p50_ms, p99_ms, database (plus a few extra keys).
 """
 from __future__ import annotations
 
@@ -360,6 +363,7 @@ def main() -> int:
     parser.add_argument("--profile", metavar="DIR",
                         help="record py-spy stacks (GIL holders, raw collapsed format) of every worker into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance directory")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare handler yardstick (no bare_ratio)")
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -466,6 +470,8 @@ def main() -> int:
             "heartbeats_per_s": round(heartbeats_per_s, 1),
             "healthz_per_s": round(healthz_per_s, 1),
             "ratio": round(heartbeats_per_s / healthz_per_s, 3) if healthz_per_s else 0.0,
+            "bare_per_s": None,
+            "bare_ratio": None,
             "p50_ms": round(beats["p50_us"] / 1000, 2),
             "p99_ms": round(beats["p99_us"] / 1000, 2),
             "database": database,
@@ -477,8 +483,17 @@ def main() -> int:
                                        "healthz_after": healthz_after["connections_per_worker"]},
             "credited_check": check,
         }
+        stop_server(server)
+        if not args.no_bare:
+            from bare import measure_bare
+
+            bare = measure_bare(args, db_url.replace("postgresql+psycopg://", "postgresql://", 1)
+                                if args.database_url else None)
+            result["bare_per_s"] = bare["bare_per_s"]
+            result["bare_ratio"] = round(heartbeats_per_s / bare["bare_per_s"], 3) if bare["bare_per_s"] else 0.0
         log(f"heartbeats/s {result['heartbeats_per_s']}, /healthz/s {result['healthz_per_s']}, "
-            f"ratio {result['ratio']}, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+            f"ratio {result['ratio']}, bare ratio {result.get('bare_ratio')}, p50 {result['p50_ms']} ms, "
+            f"p99 {result['p99_ms']} ms")
         if not check["ok"]:
             log("FAILED: " + check["problem"])
         print(json.dumps(result), flush=True)
@@ -487,18 +502,24 @@ def main() -> int:
         for p in profilers:
             if p.poll() is None:
                 p.terminate()
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+        if server is not None:
+            stop_server(server)
         if pg_name:
             drop_pg_database(args.database_url, pg_name)
         if args.keep:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop gunicorn (its whole process group) if it still runs."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 class Probe(threading.Thread):

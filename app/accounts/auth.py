@@ -1,27 +1,24 @@
 """Authentication: password hashing, server-side login sessions, Bearer tokens, API CSRF."""
 import hashlib
-import hmac
 import secrets
-from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFError
-from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
+from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
-from werkzeug.http import parse_cookie
+from wtforms import ValidationError
 
 from app.accounts import limits
 from app.accounts.models import ApiToken, LoginSession, User
 from app.common import clock
-from app.common.api import api_error, is_api_request, unauthorized
-from app.common.db import driver_sql
+from app.common.api import api_error, is_api_request
+from app.common.api import unauthorized as api_unauthorized
 from app.extensions import db, login_manager
 
 _hasher = PasswordHasher()
@@ -164,162 +161,6 @@ def _load_user_from_bearer(req) -> User | None:
     return row.User
 
 
-_LEAN_SQL = {
-    "token": "SELECT t.user_id, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id"
-             " WHERE t.token_hash = :digest AND t.revoked_at IS NULL AND u.is_active",
-    "session": "SELECT s.user_id FROM login_sessions s JOIN users u ON u.id = s.user_id"
-               " WHERE s.id = :sid AND s.revoked_at IS NULL AND u.is_active",
-}
-
-
-class NotSignedIn(Exception):
-    """A hot path found that the request signs nobody in (the view answers 401)."""
-
-
-class ApiCredential(NamedTuple):
-    """What an API request signs in with, read off the request without a query.
-
-    kind: "user" (current_user was loaded already: value is its id), "session"
-    (the cookie's login session id) or "token" (the SHA-256 of the Bearer token).
-    """
-
-    kind: str
-    value: int | str
-
-
-def get_api_credential() -> ApiCredential | None:
-    """The credential get_api_user_id would check first; None when the request carries none."""
-    loaded = g.get("_login_user")
-    if loaded is not None:
-        return ApiCredential("user", loaded.id) if loaded.is_authenticated else None
-    return _credential_of(session.get("_user_id"), request.headers.get("Authorization", ""))
-
-
-def _credential_of(login_session_id, authorization: str) -> ApiCredential | None:
-    if login_session_id:
-        return ApiCredential("session", login_session_id)
-    token = authorization[7:].strip() if authorization.startswith("Bearer ") else ""
-    return ApiCredential("token", hashlib.sha256(token.encode()).hexdigest()) if token else None
-
-
-def wsgi_api_credential(app: Flask, environ: dict) -> ApiCredential | None:
-    """The credential of an API write read straight off a WSGI environ, for a path below Flask's (heartbeats).
-
-    None unless the request would pass _check_api_csrf as it is: a cookie
-    sign-in needs its CSRF token in a header (a ?csrf_token= comes with a
-    query string, which such a path leaves to Flask). Call it in an app context.
-    """
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    login_session_id = None
-    cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(app.config["SESSION_COOKIE_NAME"])
-    if cookie:
-        try:  # as Flask opens the session; a bad or expired cookie is an empty session there too
-            data = app.session_interface.get_signing_serializer(app).loads(
-                cookie, max_age=int(app.permanent_session_lifetime.total_seconds()))
-        except BadSignature:
-            data = {}
-        login_session_id = data.get("_user_id")
-        if login_session_id and not authorization.startswith("Bearer ") and app.config.get("WTF_CSRF_ENABLED", True):
-            token = environ.get("HTTP_X_CSRFTOKEN") or environ.get("HTTP_X_CSRF_TOKEN")
-            if not csrf_token_holds(data, token):
-                return None
-    return _credential_of(login_session_id, authorization)
-
-
-def csrf_token_holds(session_data, token: str | None) -> bool:
-    """Whether a signed CSRF token matches the session's: Flask-WTF's validate_csrf, on a given session.
-
-    The same keys, salt and time limit (WTF_CSRF_SECRET_KEY or SECRET_KEY,
-    WTF_CSRF_FIELD_NAME, WTF_CSRF_TIME_LIMIT); call it in an app context.
-    """
-    config = current_app.config
-    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    if not token or field not in session_data:
-        return False
-    secret = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
-    try:
-        signed = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").loads(
-            token, max_age=config.get("WTF_CSRF_TIME_LIMIT", 3600))
-    except BadData:
-        return False
-    return hmac.compare_digest(session_data[field], signed)
-
-
-# The same checks as _LEAN_SQL, as LEFT JOINs for a hot path's own read to make (the heartbeat's):
-# (joins, the two columns it must select: the user's id or NULL, and the token's expiry).
-# The credential's value is its :b_credential parameter.
-CREDENTIAL_JOINS = {
-    "token": ("LEFT JOIN api_tokens auth_t ON auth_t.token_hash = :b_credential AND auth_t.revoked_at IS NULL"
-              " LEFT JOIN users auth_u ON auth_u.id = auth_t.user_id AND auth_u.is_active",
-              "auth_u.id, auth_t.expires_at"),
-    "session": ("LEFT JOIN login_sessions auth_s ON auth_s.id = :b_credential AND auth_s.revoked_at IS NULL"
-                " LEFT JOIN users auth_u ON auth_u.id = auth_s.user_id AND auth_u.is_active",
-                "auth_u.id, NULL"),
-}
-
-
-def credential_user_id(credential: ApiCredential, user_id: int | None, expires_at) -> int | None:
-    """The signed-in user's id from the two columns of CREDENTIAL_JOINS; None when the credential failed.
-
-    A failed credential is not the last word: a stale cookie may come with a
-    valid Bearer token, which get_api_user_id (the full check) tries next.
-    """
-    if credential.kind == "user":
-        return int(credential.value)
-    if user_id is None or (credential.kind == "token" and _as_utc(expires_at) <= clock.now()):
-        return None
-    return user_id
-
-
-def get_api_user_id(conn) -> int | None:
-    """Return the id of the request's signed-in, active user without loading the user.
-
-    The same checks as current_user (the login session of the cookie, else a
-    Bearer token) in one or two lean queries on `conn`, a DBAPI connection
-    (see common.db.dbapi_connection). The heartbeat checks its credential with
-    its own read (CREDENTIAL_JOINS) and comes here only when that failed.
-    Everything else uses current_user.
-    """
-    loaded = g.get("_login_user")
-    if loaded is not None:
-        return loaded.id if loaded.is_authenticated else None
-    sid = session.get("_user_id")
-    if sid:
-        row = _lean_query(conn, "session", {"sid": sid})
-        if row is not None:
-            g.auth_via = "session"
-            return row[0]
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.startswith("Bearer ") else ""
-    if not token:
-        return None
-    row = _lean_query(conn, "token", {"digest": hashlib.sha256(token.encode()).hexdigest()})
-    if row is None or _as_utc(row[1]) <= clock.now():
-        return None
-    g.auth_via = "token"
-    return row[0]
-
-
-_lean_sql_by_dialect: dict[str, dict[str, str]] = {}
-
-
-def _lean_query(conn, name: str, params: dict):
-    dialect = db.engine.dialect.name
-    statements = _lean_sql_by_dialect.get(dialect)
-    if statements is None:
-        statements = _lean_sql_by_dialect[dialect] = {k: driver_sql(v, dialect) for k, v in _LEAN_SQL.items()}
-    cursor = conn.cursor()
-    cursor.execute(statements[name], params)
-    return cursor.fetchone()
-
-
-def _as_utc(value) -> datetime:
-    """A timestamp read straight from the driver (SQLite hands back text) as an aware UTC datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-
-
 def no_session_auth(view):
     """Mark an API view that never authenticates by cookie (it needs no CSRF token)."""
     view._no_session_auth = True
@@ -340,8 +181,10 @@ def _check_api_csrf() -> None:
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token") or request.args.get("csrf_token")
-    if not csrf_token_holds(session, token):
-        raise api_error(400, "csrf", _("The page's security token is missing or expired: reload the page."))
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        raise api_error(400, "csrf", _("The page's security token is missing or expired: reload the page.")) from None
 
 
 class _CookieSessions(SecureCookieSessionInterface):
@@ -380,11 +223,9 @@ def install_auth(app: Flask) -> None:
         return _load_user_from_bearer(req)
 
     @login_manager.unauthorized_handler
-    def unauthorized():
-        from flask import redirect, url_for
-
+    def _unauthorized():
         if is_api_request():
-            raise unauthorized()
+            raise api_unauthorized()  # the JSON 401 envelope
         return redirect(url_for("accounts.login", next=request.full_path))
 
     @app.before_request

@@ -1,6 +1,5 @@
 """The JSON API's shared pieces: one error envelope, body parsing, authentication."""
 import json
-import math
 import re
 from functools import wraps
 from typing import Any, TypeVar

@@ -1,21 +1,16 @@
 """JSON API of watch-time tracking (TRACKING.md): playback sessions, heartbeats, presence, progress, audit."""
-import io
-import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-import structlog
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.accounts.auth import NotSignedIn, get_api_credential, get_api_user_id, wsgi_api_credential
-from app.common.api import ApiError, api_login_required, parse_json, unauthorized
-from app.common.db import dbapi_connection
-from app.common.exceptions import DomainError, Forbidden
-from app.common.numbers import parse_int, query_int
+from app.common.api import api_login_required, parse_json
+from app.common.exceptions import Forbidden
+from app.common.numbers import query_int
 from app.common.openapi import api_doc
 from app.courses import service as courses
 from app.tracking import service
@@ -95,100 +90,10 @@ def open_session():
 @bp.post("/playback/sessions/<int:session_id>/heartbeats")
 @api_doc(summary=_l("Report the player's state (a heartbeat); the server credits the time"), body=HeartbeatBody,
          responses={200: HeartbeatOut}, errors=(*_BODY_ERRORS, 404, 409, 410))
+@api_login_required
 def heartbeat(session_id: int):
-    # The hot path: one pooled DBAPI connection outside the Session for the read and the writes; the
-    # sign-in is checked with the read, instead of loading current_user.
-    credential = get_api_credential()
-    if credential is None:
-        raise unauthorized()
-    with dbapi_connection() as conn:
-        try:
-            body = parse_json(HeartbeatBody, max_bytes=1024)
-        except ApiError:
-            if get_api_user_id(conn) is None:  # 401 comes before 400
-                raise unauthorized() from None
-            raise
-        try:
-            answer = service.check_heartbeat(conn, credential, session_id, _heartbeat_input(body))
-        except NotSignedIn:
-            raise unauthorized() from None
-    return jsonify(answer)
-
-
-def _heartbeat_input(body: HeartbeatBody) -> service.HeartbeatInput:
-    return service.HeartbeatInput(
-        seq=body.seq,
-        position_s=body.position_s,
-        playing=body.playing,
-        visible=body.visible,
-        rate=body.rate,
-        event=body.event,
-        from_position_s=body.from_position_s,
-    )
-
-
-_HEARTBEAT_PATH = re.compile(r"/api/v1/playback/sessions/([1-9][0-9]{0,9})/heartbeats")
-_MAX_HEARTBEAT_BYTES = 1024
-_log = structlog.get_logger(__name__)
-
-
-class HeartbeatFastPath:
-    """WSGI middleware: credit a well-formed, signed-in heartbeat before Flask's request machinery.
-
-    Heartbeats are most of the server's requests, and Flask's request context,
-    routing, session and response objects cost about as much as crediting one.
-    Only a heartbeat the route would answer 200 is answered here, by the same
-    service call: a JSON body of at most 1 KiB that HeartbeatBody accepts, a
-    Bearer token or a cookie sign-in with its CSRF token in a header, no query
-    string (the page's sendBeacon), and an answer that is not an error. Anything
-    else, or any failure, goes on to Flask with nothing written, and the route
-    answers it. Off with HEARTBEAT_FAST_PATH = False.
-    """
-
-    def __init__(self, wsgi_app, app: Flask):
-        self.wsgi_app = wsgi_app
-        self.app = app
-
-    def __call__(self, environ, start_response):
-        if (environ.get("REQUEST_METHOD") == "POST" and not environ.get("QUERY_STRING")
-                and self.app.config.get("HEARTBEAT_FAST_PATH", True)):
-            match = _HEARTBEAT_PATH.fullmatch(environ.get("PATH_INFO", ""))
-            body = match and self._answer(environ, int(match[1]))
-            if body:
-                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                          ("Vary", "Cookie")])
-                return [body]
-        return self.wsgi_app(environ, start_response)
-
-    def _answer(self, environ, session_id: int) -> bytes | None:
-        length = parse_int(environ.get("CONTENT_LENGTH"), min_value=1, max_value=_MAX_HEARTBEAT_BYTES)
-        if length is None or environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "application/json":
-            return None
-        raw = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(raw)  # the route reads it again if it answers instead
-        try:
-            body = HeartbeatBody.model_validate_json(raw)
-        except ValidationError:
-            return None
-        with self.app.app_context():
-            credential = wsgi_api_credential(self.app, environ)
-            if credential is None:
-                return None
-            try:
-                with dbapi_connection() as conn:
-                    answer = service.check_heartbeat(conn, credential, session_id, _heartbeat_input(body),
-                                                     success_only=True)
-            except (service.Declined, NotSignedIn, DomainError):
-                return None  # an error answer: nothing was written, the route gives it
-            except Exception:
-                _log.exception("heartbeat_fast_path_failed", session_id=session_id)
-                return None  # nothing was committed: the route tries again, and answers whatever happens
-            return (self.app.json.dumps(answer, separators=(",", ":")) + "\n").encode()
-
-
-@bp.record_once
-def _install_fast_path(state) -> None:
-    state.app.wsgi_app = HeartbeatFastPath(state.app.wsgi_app, state.app)
+    body = parse_json(HeartbeatBody, max_bytes=1024)
+    return jsonify(service.check_heartbeat(current_user.id, session_id, service.HeartbeatInput(**body.model_dump())))
 
 
 @bp.post("/playback/sessions/<int:session_id>/presence")

@@ -3,37 +3,69 @@
 Times and positions the rules compute with are whole milliseconds (`*_ms`,
 times as epoch milliseconds UTC) so that sums are exact; human-facing
 timestamps are UTC datetimes.
+
+The invariants the crediting rules rely on are held by the schema as well:
+CHECK constraints on statuses and non-negative figures, a credit window's
+seconds equal to its end minus its start, one open playback session per user
+(a partial unique index: R5), and credit, windows, presence checks and
+corrections never deleted with a lesson or project (their foreign keys
+RESTRICT such a delete).
 """
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import clock
 from app.common.types import UTCDateTime
 from app.extensions import db
+from app.tracking.rules import from_ms
 
 SESSION_STATUSES = ("open", "superseded", "ended")
+OPEN = text("status = 'open'")
 
 
 def _now() -> datetime:
     return clock.now()
 
 
+def _content_fk(table: str):
+    """A tracking row's reference to a lesson or project: deleting the content is refused while it exists."""
+    return ForeignKey(f"{table}.id", ondelete="RESTRICT")
+
+
 class TrackingUserState(db.Model):
-    """Per-user tracking state; its row is the user's write lock (SELECT ... FOR UPDATE)."""
+    """Per-user tracking state; its row is the user's write lock (service.user_write_lock)."""
 
     __tablename__ = "tracking_user_states"
+    __table_args__ = (
+        CheckConstraint("credited_until_ms >= 0 AND playing_ms >= 0 AND next_check_after_ms >= 0"
+                        " AND COALESCE(pending_due_ms, 0) >= 0", name="non_negative"),
+        CheckConstraint("(pending_check_id IS NULL) = (pending_due_ms IS NULL)", name="pending_check_pair"),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    #: end of the latest wall time credited (or reserved) for the user: nothing before it is credited
-    #: again (R5); the open session carries the running value (PlaybackSession.credited_until_ms)
+    #: end of the latest wall time credited (or reserved) for the user: nothing before it is credited again (R5)
     credited_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: playing time since the last passed presence check (R8); the open session carries the running value
+    #: playing time since the last passed presence check (R8)
     playing_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     #: playing time after which the next presence check is due; 0 until drawn
     next_check_after_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: the presence check waiting for its answer, if any
+    #: the presence check waiting for its answer, if any, and when it was due
     pending_check_id: Mapped[str | None] = mapped_column(String(32))
     pending_due_ms: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -42,16 +74,24 @@ class PlaybackSession(db.Model):
     """One playback of a lesson in a project on one device/tab, with its last accepted heartbeat (R2, R5)."""
 
     __tablename__ = "playback_sessions"
-    __table_args__ = (Index("ix_playback_sessions_user_status", "user_id", "status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'superseded', 'ended')", name="status"),
+        CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_when_not_open"),
+        CheckConstraint("last_seq >= 0 AND last_position_ms >= 0 AND credited_ms >= 0", name="non_negative"),
+        CheckConstraint("rate > 0", name="rate_positive"),
+        # R5 held by the database: at most one open session per user.
+        Index("uq_playback_sessions_open_user", "user_id", unique=True, sqlite_where=OPEN, postgresql_where=OPEN),
+        Index("ix_playback_sessions_user_project_lesson", "user_id", "project_id", "lesson_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(_content_fk("projects"))
+    lesson_id: Mapped[int] = mapped_column(_content_fk("lessons"))
     #: one of SESSION_STATUSES; only an open session earns credit
     status: Mapped[str] = mapped_column(String(12), default="open")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    #: when it was superseded or ended
+    #: when it was superseded or ended (NULL exactly while open)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: the browser that opened it (shown in the audit: two devices, two tabs)
     user_agent: Mapped[str] = mapped_column(String(255), default="")
@@ -65,14 +105,6 @@ class PlaybackSession(db.Model):
     rate: Mapped[float] = mapped_column(Float, default=1.0)
     #: earliest server time the next interval may be credited from (rules.SessionState)
     credit_from_ms: Mapped[int | None] = mapped_column(BigInteger)
-    #: bumped by every write: a heartbeat computed from an older version is recomputed (optimistic concurrency)
-    version: Mapped[int] = mapped_column(Integer, default=0)
-    # While the session is open it carries the user's running figures; they are folded into
-    # tracking_user_states when it is superseded or ended (only one session of a user is open).
-    #: the user's credit floor (TrackingUserState.credited_until_ms)
-    credited_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: the user's playing time towards the next presence check (TrackingUserState.playing_ms)
-    playing_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
     #: credited to this session so far
     credited_ms: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -80,20 +112,23 @@ class PlaybackSession(db.Model):
     held: Mapped[list | None] = mapped_column(JSON)
     #: what earned nothing, by reason (R13): {"hidden": [count, ms], ...}
     reasons: Mapped[dict | None] = mapped_column(JSON)
-    #: the audit window the next contiguous credit extends
-    last_window_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class LessonProgress(db.Model):
     """A learner's progress on a lesson in a project: credited seconds, coverage, completion, resume point."""
 
     __tablename__ = "lesson_progress"
-    __table_args__ = (UniqueConstraint("user_id", "project_id", "lesson_id", name="uq_lesson_progress_user_project_lesson"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "project_id", "lesson_id", name="uq_lesson_progress_user_project_lesson"),
+        CheckConstraint("credited_ms >= 0 AND covered_ms >= 0 AND resume_position_ms >= 0 AND max_position_ms >= 0",
+                        name="non_negative"),
+        CheckConstraint("NOT is_complete OR completed_at IS NOT NULL", name="completed_at_when_complete"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(_content_fk("projects"), index=True)
+    lesson_id: Mapped[int] = mapped_column(_content_fk("lessons"), index=True)
     #: credited so far: the sum of the lesson's audit windows plus administrators' corrections (R4, R13)
     credited_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     #: covered content as a union of disjoint segments [[start_ms, end_ms], ...] (R3)
@@ -113,6 +148,7 @@ class DailyCredit(db.Model):
     """Credit of a user on one local calendar day, across projects (R6)."""
 
     __tablename__ = "daily_credits"
+    __table_args__ = (CheckConstraint("credited_ms >= 0", name="non_negative"),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     #: the day in the project's time zone
@@ -124,32 +160,48 @@ class CreditWindow(db.Model):
     """A stretch of server time credited to a session, within one local day (R13 audit)."""
 
     __tablename__ = "credit_windows"
-    __table_args__ = (Index("ix_credit_windows_user_project_lesson", "user_id", "project_id", "lesson_id"),)
+    __table_args__ = (
+        CheckConstraint("credited_ms = ended_ms - started_ms AND ended_ms > started_ms", name="credited_is_span"),
+        CheckConstraint("started_ms >= 0 AND from_position_ms >= 0 AND to_position_ms >= 0", name="non_negative"),
+        Index("ix_credit_windows_user_project_lesson", "user_id", "project_id", "lesson_id"),
+        # the session's last window (the one the next contiguous credit extends)
+        Index("ix_credit_windows_session_id_id", "session_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(_content_fk("projects"))
+    lesson_id: Mapped[int] = mapped_column(_content_fk("lessons"))
     day: Mapped[date] = mapped_column(Date)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: server time the window starts and ends (epoch ms UTC)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_ms: Mapped[int] = mapped_column(BigInteger)
     from_position_ms: Mapped[int] = mapped_column(BigInteger)
     to_position_ms: Mapped[int] = mapped_column(BigInteger)
-    #: equals ended_at − started_at in milliseconds
+    #: equals ended_ms − started_ms (a CHECK constraint)
     credited_ms: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def started_at(self) -> datetime:
+        return from_ms(self.started_ms)
+
+    @property
+    def ended_at(self) -> datetime:
+        return from_ms(self.ended_ms)
 
 
 class PresenceCheck(db.Model):
     """A presence check shown to a learner: pick `answer` among `options` (R8)."""
 
     __tablename__ = "presence_checks"
+    __table_args__ = (CheckConstraint("wrong_answers >= 0", name="non_negative"),)
 
     #: random hex id handed to the player
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     #: the session whose heartbeat answer delivered it
-    session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="CASCADE"), index=True)
     prompt: Mapped[str] = mapped_column(String(200))
     options: Mapped[list] = mapped_column(JSON)
     answer: Mapped[str] = mapped_column(String(16))
@@ -164,12 +216,16 @@ class CreditCorrection(db.Model):
     """An administrator's correction of a learner's credit on a lesson, with who, when and why (R13)."""
 
     __tablename__ = "credit_corrections"
-    __table_args__ = (Index("ix_credit_corrections_user_project_lesson", "user_id", "project_id", "lesson_id"),)
+    __table_args__ = (
+        CheckConstraint("delta_ms <> 0", name="delta_not_zero"),
+        CheckConstraint("reason <> ''", name="reason_given"),
+        Index("ix_credit_corrections_user_project_lesson", "user_id", "project_id", "lesson_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(_content_fk("projects"))
+    lesson_id: Mapped[int] = mapped_column(_content_fk("lessons"))
     #: added to the lesson's credited time (negative to remove)
     delta_ms: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)

@@ -2,14 +2,14 @@
 an elective withdrawal is kept (withdrawn_at) so the progress page can say why a course closed
 
 Revision ID: 0005_content_archive
-Revises: 0003_media
+Revises: 0004_tracking_integrity
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0005_content_archive"
-down_revision = "0003_media"
+down_revision = "0004_tracking_integrity"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """sign-in failures: failed guesses per account and per address, shared by every worker
 
 Revision ID: 0006_sign_in_failures
-Revises: 0003_media
+Revises: 0005_content_archive
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0006_sign_in_failures"
-down_revision = "0003_media"
+down_revision = "0005_content_archive"
 branch_labels = None
 depends_on = None
 

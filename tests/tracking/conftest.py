@@ -130,23 +130,3 @@ def player(client, clock):
                       course.lessons[lesson_index].id)
 
     return make
-
-
-@pytest.fixture
-def route_calls(app, monkeypatch):
-    """The heartbeats that went on to Flask (the fast path answered the others)."""
-    from app.tracking.api import HeartbeatFastPath
-
-    fast = app.wsgi_app
-    while not isinstance(fast, HeartbeatFastPath):
-        fast = fast.wsgi_app
-    calls = []
-    flask = fast.wsgi_app
-
-    def counting(environ, start_response):
-        if environ["PATH_INFO"].endswith("/heartbeats"):
-            calls.append(1)
-        return flask(environ, start_response)
-
-    monkeypatch.setattr(fast, "wsgi_app", counting)
-    return calls

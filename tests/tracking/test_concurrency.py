@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.tracking import service
@@ -49,14 +48,14 @@ class Rounds:
 def _assert_consistent(user_id: int, max_wall_ms: int) -> int:
     db.session.rollback()
     windows = db.session.execute(
-        select(CreditWindow.started_at, CreditWindow.ended_at, CreditWindow.credited_ms)
+        select(CreditWindow.started_ms, CreditWindow.ended_ms, CreditWindow.credited_ms)
         .where(CreditWindow.user_id == user_id)
-        .order_by(CreditWindow.started_at)
+        .order_by(CreditWindow.started_ms)
     ).all()
     for a, b in zip(windows, windows[1:]):
-        assert a.ended_at <= b.started_at, (a, b)  # no wall time credited twice
+        assert a.ended_ms <= b.started_ms, (a, b)  # no wall time credited twice
     for w in windows:
-        assert (w.ended_at - w.started_at) == timedelta(milliseconds=w.credited_ms)
+        assert w.ended_ms - w.started_ms == w.credited_ms
     total = sum(w.credited_ms for w in windows)
     lessons = db.session.execute(select(LessonProgress).where(LessonProgress.user_id == user_id)).scalars().all()
     assert sum(p.credited_ms for p in lessons) == total
@@ -139,3 +138,39 @@ def test_threads_racing_sessions_of_one_user_never_overlap(app, setup, clock):
     total = _assert_consistent(course.learner.id, wall_ms)
     assert codes.get(409, 0) > 0 and codes.get(200, 0) > 0  # the race really happened
     assert total > 0
+
+
+def test_writers_locking_overlapping_groups_of_users_never_deadlock_nor_lose_a_write(app, setup):
+    """The group write: each writer locks a set of users (in any order given) and changes all of them."""
+    from app.tracking.models import TrackingUserState
+
+    users = [setup(username=f"member{i}").learner.id for i in range(4)]
+    groups = [users, list(reversed(users)), users[1:3], [users[3], users[0]], users[2:], [users[1]]]
+    barrier = threading.Barrier(len(groups))
+    errors: list[BaseException] = []
+    rounds = 5
+
+    def writer(group):
+        try:
+            with app.app_context():
+                barrier.wait(timeout=60)
+                for _ in range(rounds):
+                    with service.user_write_lock(group) as conn:
+                        for user_id in group:  # read, then write what was read plus one: a lost update shows
+                            value = conn.execute(select(TrackingUserState.playing_ms).where(
+                                TrackingUserState.user_id == user_id)).scalar_one()
+                            conn.execute(update(TrackingUserState).where(TrackingUserState.user_id == user_id)
+                                         .values(playing_ms=value + 1))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=writer, args=(group,)) for group in groups]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    assert not errors, errors
+    db.session.rollback()
+    counts = dict(db.session.execute(select(TrackingUserState.user_id, TrackingUserState.playing_ms)
+                                     .where(TrackingUserState.user_id.in_(users))).all())
+    assert counts == {user_id: rounds * sum(user_id in group for group in groups) for user_id in users}

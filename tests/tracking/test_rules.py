@@ -641,7 +641,7 @@ SETTINGS = st.builds(
 #: the day's end is 14 h after T0: some streams start close to midnight to cross it
 STARTS = st.sampled_from([T0, T0 + 14 * 3600 * S - 300 * S])
 #: TRACKING_HYPOTHESIS_EXAMPLES=5000 for a longer search than the suite's default
-PROPS = hsettings(max_examples=int(os.environ.get("TRACKING_HYPOTHESIS_EXAMPLES", 200)), deadline=None,
+PROPS = hsettings(max_examples=int(os.environ.get("TRACKING_HYPOTHESIS_EXAMPLES", 50)), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow])
 
 

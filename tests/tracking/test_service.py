@@ -1,13 +1,15 @@
-"""The tracking service: what pages get from it, optimistic writes and their fallback, cached settings."""
+"""The tracking service: what pages get from it, several workers on one database, cached settings."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
+from app import create_app
 from app.extensions import db
 from app.tracking import service
 from app.tracking.models import LessonProgress, PlaybackSession, TrackingUserState
+from config import TestingConfig
 
 
 def test_progress_and_audit_shapes_for_pages(setup, player, clock):
@@ -49,30 +51,6 @@ def test_contiguous_credit_is_one_audit_window_and_a_pause_starts_another(setup,
     assert [w["credited_s"] for w in windows] == [300, 30]
 
 
-def test_a_heartbeat_that_loses_a_race_is_recomputed(setup, player, clock, monkeypatch):
-    course = setup()
-    p = player(course)
-    p.open()
-    p.play(30)
-    real = service._decide_heartbeat
-    raced = []
-
-    def decide_then_race(*args):
-        plan = real(*args)
-        session_id = args[3]
-        if not raced:  # another worker writes the session between our read and our write
-            raced.append(True)
-            db.session.execute(update(PlaybackSession).where(PlaybackSession.id == session_id)
-                               .values(version=PlaybackSession.version + 1))
-        return plan
-
-    monkeypatch.setattr(service, "_decide_heartbeat", decide_then_race)
-    clock.advance(15)
-    answer = p.beat(p.position + 15)
-    assert raced and answer["lesson"]["credited_s"] == 45
-    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (45_000, 45_000)
-
-
 def test_a_heartbeat_recreates_progress_rows_removed_mid_session(setup, player):
     course = setup()
     p = player(course)
@@ -91,58 +69,53 @@ def test_a_heartbeat_recreates_progress_rows_removed_mid_session(setup, player):
         select(TrackingUserState.user_id).where(TrackingUserState.user_id == course.learner.id)).scalar_one()
 
 
-def test_locked_fallback_credits_the_same(setup, player, monkeypatch):
-    monkeypatch.setattr(service, "OPTIMISTIC_ATTEMPTS", 0)  # every heartbeat computed under the user's lock
-    course = setup()
-    p = player(course)
-    p.open()
-    p.play(120)
-    service._cache()["sessions"].clear()  # a worker new to the session looks it up before taking the lock
-    p.play(30, start=False)
-    assert p.credited == 150
-    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (150_000, 150_000)
+def another_worker(app):
+    """A second app on the same database, as another gunicorn worker is: its own caches, nothing shared."""
+    config = type("OtherWorker", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    return create_app(config)
 
 
-def test_a_worker_new_to_a_session_learns_whose_it_is_from_the_heartbeat_read(setup, player, monkeypatch, route_calls):
+def test_a_worker_new_to_a_session_credits_it_like_the_one_that_opened_it(app, setup, player, clock):
     course = setup()
     p = player(course)
     p.open()
     p.play(30)
-    statements = []
-    run = service._Sql.run
-    monkeypatch.setattr(service._Sql, "run", lambda self, conn, name, *args: statements.append(name) or run(self, conn, name, *args))
-    service._cache()["sessions"].clear()  # as in another worker: the session is new to it
-    p.play(30, start=False)
-    assert p.credited == 60 and not route_calls
-    assert "session_key" not in statements and statements[0] == "read:token"
-    key = service.SessionKey(course.learner.id, course.project.id, course.lessons[0].id)
-    assert service._cache()["sessions"][p.session_id] == key
-    # Someone else's session is just as unknown to a new worker, and just as missing.
-    other = setup(username="learner2")
-    service._cache()["sessions"].clear()
-    response = player(other).post({"seq": 9, "position_s": 1, "playing": True, "visible": True, "rate": 1,
-                                   "event": "tick"}, session_id=p.session_id)
-    assert response.status_code == 404 and response.get_json()["error"]["code"] == "session_not_found"
+    other = another_worker(app)
+    try:
+        p.client = other.test_client()
+        p.play(30, start=False)
+        assert p.credited == 60
+        # Someone else's session is just as unknown to a new worker, and just as missing.
+        stranger = setup(username="learner2")
+        response = player(stranger, other_client=other.test_client()).post(
+            {"seq": 99, "position_s": 61, "playing": True, "visible": True, "rate": 1, "event": "tick"},
+            session_id=p.session_id)
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "session_not_found"
+    finally:
+        with other.app_context():
+            db.engine.dispose()
     db.session.rollback()
     assert db.session.get(PlaybackSession, p.session_id).last_seq == p.seq
+    assert service.get_recomputed_ms(course.learner.id, course.project.id, course.lessons[0].id) == (60_000, 60_000)
 
 
-def test_a_new_worker_reads_the_day_totals_of_the_sessions_own_time_zone(setup, player, clock, route_calls):
-    # Its first read guesses the days from the lesson it last loaded; at 23:00 in New York it is
-    # already the next day in Shanghai, so the guess is wrong and the right day must be read.
+def test_a_new_worker_caps_the_day_of_the_sessions_own_time_zone(app, setup, player, clock):
+    # At 23:00 in New York it is already the next day in Shanghai: the daily cap is New York's day.
     new_york = setup(durations=(6 * 3600,), daily_cap_s=3600, timezone="America/New_York", username="ny")
     clock.set(datetime(2026, 3, 11, 2, 0, tzinfo=timezone.utc))  # 22:00 on the 10th in New York (EDT)
     p = player(new_york)
     p.open()
     p.play(3600 + 60)
     assert p.credited == 3600  # the 10th's cap in New York
-    shanghai = setup(username="sh")  # another learner's session, in Shanghai time, is the last one loaded
-    player(shanghai).open()
-    assert service._cache()["guess"].timezone == "Asia/Shanghai"
-    service._cache()["sessions"].clear()
-    p.play(120, start=False)
+    player(setup(username="sh")).open()  # another learner's session, in Shanghai time
+    other = another_worker(app)
+    try:
+        p.client = other.test_client()
+        p.play(120, start=False)
+    finally:
+        with other.app_context():
+            db.engine.dispose()
     assert p.credited == 3600
-    assert not route_calls  # answered by the fast path, not by the route after a failure
     db.session.rollback()
     assert db.session.get(PlaybackSession, p.session_id).reasons["daily_cap"][1] == 180_000
 
