@@ -14,7 +14,7 @@ bp = Blueprint("media_stream_api", __name__, url_prefix="/api/v1")
 
 @bp.get("/lessons/<int:lesson_id>/media")
 @api_doc(summary=_l("A lesson's signed media URLs for the player"), query=LessonMediaQuery,
-         responses={200: LessonMediaOut}, errors=(403, 404))
+         responses={200: LessonMediaOut}, errors=(400, 403, 404))
 @api_login_required
 def lesson_media(lesson_id: int):
     """Return {renditions: [{height, bitrate, url}], poster_url, document_url, expires_at}.

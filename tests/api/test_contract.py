@@ -155,7 +155,6 @@ def _run(operation, mode, seeded: dict, call) -> str | None:
     return None
 
 
-@pytest.mark.xfail(strict=False, reason="awaits H5 input fixes")
 def test_api_contract(app, client, world):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=CONFIG)
     operations = sorted((result.ok() for result in schema.get_all_operations()), key=_order)
