@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 
-from app.accounts import cards as card_service, importer
+from app.accounts import importer
 from app.accounts import permissions as account_perms
 from app.accounts.admin_forms import ActionForm, as_choices, kind_labels
 from app.accounts.admin_views import tree_order, unit_choices
@@ -21,6 +21,7 @@ from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common.numbers import parse_ids, query_int
 from app.common.permissions import admin_required
+from app.courses import cards as card_service
 from app.courses import permissions as perms, service
 from app.courses.admin_forms import (
     CardsForm, CourseForm, CourseLinkForm, CourseLinkUpdateForm, EnrollForm, LessonForm, ModuleForm, MoveForm,
