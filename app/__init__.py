@@ -87,21 +87,25 @@ def create_app(config: str | object | None = None) -> Flask:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    """Every feature offers its own permission helpers to templates (a lower feature never imports a higher one)."""
+    """Every feature offers its own helpers to templates (a lower feature never imports a higher one)."""
     from app.accounts import permissions as accounts_permissions
-    from app.classrooms import permissions as classrooms_permissions
+    from app.classrooms import permissions as classrooms_permissions, service as classrooms_service
     from app.common.templating import permission_helpers, template_helpers
-    from app.courses import permissions as courses_permissions
+    from app.courses import permissions as courses_permissions, service as courses_service
 
     app.context_processor(template_helpers)
     for module in (accounts_permissions, courses_permissions, classrooms_permissions):
         app.context_processor(permission_helpers(module))
+    # the admin's user page (an accounts page) shows the user's projects and classes
+    app.context_processor(lambda: {"enrolled_projects": courses_service.get_enrolled_projects,
+                                   "class_roles": classrooms_service.get_class_roles})
 
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts import admin_views as accounts_admin
     from app.accounts import api as accounts_api
     from app.accounts import views as accounts_views
+    from app.admin import views as admin_views
     from app.classrooms import views as classrooms_views
     from app.common import health
     from app.common import openapi
@@ -119,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_admin.bp)
+    app.register_blueprint(admin_views.bp)
     app.register_blueprint(courses_views.bp)
     app.register_blueprint(courses_admin.bp)
     app.register_blueprint(classrooms_views.bp)
@@ -133,7 +138,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
-    from app.common.demo import demo_command
+    from app.demo import demo_command
     from app.media.cli import register as register_media_cli
 
     app.cli.add_command(demo_command)

@@ -18,7 +18,7 @@ PUBLIC = {
     "accounts.login",
     "accounts.logout",
     "accounts.set_language",
-    "accounts.register_with_card",
+    "courses.register_with_card",
     "accounts_api.issue_token",
     "openapi.openapi_json",
     "openapi.docs_page",

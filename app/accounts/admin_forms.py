@@ -1,7 +1,6 @@
 """Forms of the accounts administration (every one carries the CSRF token)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -85,9 +84,3 @@ class RoleGrantForm(FlaskForm):
 
 class SetActiveForm(FlaskForm):
     active = HiddenField(validators=[DataRequired()])
-
-
-class ImportForm(FlaskForm):
-    file = FileField(_l("CSV or XLSX file"), validators=[FileRequired(_l("Choose a file to import."))])
-    project_id = SelectField(_l("Enrol in the training project (optional)"), coerce=int_or_none, validate_choice=False)
-    class_id = SelectField(_l("Seat in the class (optional)"), coerce=int_or_none, validate_choice=False)

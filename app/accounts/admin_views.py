@@ -1,23 +1,19 @@
-"""Administration of org units, users, roles and the teacher import (all within the admin's subtree).
+"""Administration of org units, users and roles, and the teacher import template (all within the admin's subtree).
 
 Objects outside the admin's scope answer 404; objects the admin sees but may not change answer 403.
 """
-import base64
-
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, ngettext
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts import auth, importer, permissions as perms, service
 from app.accounts.admin_forms import (
-    ActionForm, ImportForm, OrgUnitEditForm, OrgUnitForm, RoleGrantForm, SetActiveForm, UserCreateForm, UserEditForm,
+    ActionForm, OrgUnitEditForm, OrgUnitForm, RoleGrantForm, SetActiveForm, UserCreateForm, UserEditForm,
     as_choices, kind_labels, role_labels,
 )
 from app.accounts.models import OrgUnit, RoleAssignment, User
-from app.common.bodies import body_limit
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common import permissions as scope
@@ -40,8 +36,9 @@ def _me():
     return current_user._get_current_object()
 
 
-def _units_in_scope(kinds: tuple[str, ...] | None = None) -> list[OrgUnit]:
-    stmt = select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()))
+def units_in_scope(admin: User, kinds: tuple[str, ...] | None = None) -> list[OrgUnit]:
+    """Return the org units in the admin's scope (of the given kinds), in tree order."""
+    stmt = select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, admin))
     if kinds:
         stmt = stmt.where(OrgUnit.kind.in_(kinds))
     return tree_order(list(db.session.execute(stmt).scalars()))
@@ -90,42 +87,17 @@ def _field_error(form, exc: DomainError) -> None:
         flash(exc.message, "danger")
 
 
-def _no_store(response):
+def no_store(response):
+    """Keep the answer out of every cache (it shows passwords or personal data)."""
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# ---------------------------------------------------------------- dashboard
-@bp.get("/")
-@admin_required
-def index():
-    from app.classrooms.models import Class_
-    from app.courses import permissions as course_perms
-    from app.courses.models import Course, Project
-
-    me = _me()
-    counts = {
-        "units": db.session.execute(select(func.count(OrgUnit.id)).where(scope.unit_scope_clause(OrgUnit.path, me))).scalar_one(),
-        "users": db.session.execute(select(func.count(User.id)).where(perms.users_in_scope_clause(me))).scalar_one(),
-        "projects": db.session.execute(
-            select(func.count(Project.id)).join(OrgUnit, OrgUnit.id == Project.org_unit_id)
-            .where(course_perms.visible_projects_clause(me))).scalar_one(),
-        "courses": db.session.execute(
-            select(func.count(Course.id)).join(OrgUnit, OrgUnit.id == Course.org_unit_id)
-            .where(course_perms.visible_projects_clause(me))).scalar_one(),
-        "classes": db.session.execute(
-            select(func.count(Class_.id)).join(OrgUnit, OrgUnit.id == Class_.org_unit_id)
-            .where(scope.unit_scope_clause(OrgUnit.path, me))).scalar_one(),
-    }
-    roots = [u for u in _units_in_scope() if u.path in scope.scope_paths(me)] if "/" not in scope.scope_paths(me) else []
-    return render_template("admin/index.html", counts=counts, roots=roots, is_site_admin=me.is_site_admin)
 
 
 # ---------------------------------------------------------------- org units
 @bp.get("/org-units")
 @admin_required
 def org_units():
-    units = _units_in_scope()
+    units = units_in_scope(_me())
     base = min((u.depth for u in units), default=0)
     return render_template("admin/org_units.html", units=units, base_depth=base, can_add_root=perms.can_create_org_unit(_me(), None))
 
@@ -135,7 +107,7 @@ def org_units():
 def org_unit_new():
     me = _me()
     form = OrgUnitForm()
-    parents = [u for u in _units_in_scope() if u.kind != "learning_center"]
+    parents = [u for u in units_in_scope(_me()) if u.kind != "learning_center"]
     form.parent_id.choices = as_choices(unit_choices(parents, _("(top level)") if perms.can_create_org_unit(me, None) else None))
     kinds = kind_labels()
     form.kind.choices = as_choices(kinds.items())
@@ -173,7 +145,7 @@ def org_unit_edit(unit_id: int):
         abort(403)
     form = OrgUnitEditForm(obj=unit if request.method == "GET" else None)
     can_move = perms.can_move_org_unit(me, unit)
-    parents = [u for u in _units_in_scope() if u.kind != "learning_center" and not u.path.startswith(unit.path)]
+    parents = [u for u in units_in_scope(_me()) if u.kind != "learning_center" and not u.path.startswith(unit.path)]
     form.parent_id.choices = as_choices(unit_choices(parents, None)) if can_move else []
     if request.method == "GET":
         form.parent_id.data = unit.parent_id
@@ -231,7 +203,7 @@ def users():
     page = db.paginate(stmt.options(selectinload(User.school), selectinload(User.roles)),
                        page=query_int("page", 1), per_page=PER_PAGE, error_out=False)
     return render_template("admin/users.html", page=page, filters=filters,
-                           unit_choices=unit_choices(_units_in_scope(), _("All units")))
+                           unit_choices=unit_choices(units_in_scope(_me()), _("All units")))
 
 
 @bp.get("/users/export.<any(csv, xlsx):fmt>")
@@ -251,7 +223,7 @@ def users_export(fmt: str):
     response = make_response(body)
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f"attachment; filename=users.{fmt}"
-    return _no_store(response)
+    return no_store(response)
 
 
 def _school_for(form, me):
@@ -273,7 +245,7 @@ def _school_for(form, me):
 def user_new():
     me = _me()
     form = UserCreateForm()
-    form.school_id.choices = as_choices(unit_choices(_units_in_scope(), _("—")))
+    form.school_id.choices = as_choices(unit_choices(units_in_scope(_me()), _("—")))
     status = 200
     if form.validate_on_submit():
         school = _school_for(form, me)
@@ -293,7 +265,7 @@ def user_new():
                 flash(_("The user %(name)s was created. They choose their own password at first sign-in.",
                         name=user.username), "success")
                 if generated:
-                    return _no_store(make_response(render_template("admin/password_shown.html", user=user,
+                    return no_store(make_response(render_template("admin/password_shown.html", user=user,
                                                                    password=password, created=True)))
                 return redirect(url_for(".user_edit", user_id=user.id))
             except DomainError as exc:
@@ -305,29 +277,18 @@ def user_new():
 
 
 def _render_user(user: User, form: UserEditForm, status: int = 200):
-    from app.classrooms.models import Class_
-    from app.courses.models import Enrollment, Project
-
+    """The user's page; the features above accounts add the user's projects and classes through template helpers."""
     me = _me()
     grant = RoleGrantForm(formdata=None)
-    grant.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
-    enrollments = db.session.execute(
-        select(Project).join(Enrollment, Enrollment.project_id == Project.id).where(Enrollment.user_id == user.id)
-        .order_by(Project.starts_on.desc())
-    ).scalars().all()
-    class_roles = db.session.execute(
-        select(RoleAssignment.role, Class_).join(Class_, Class_.id == RoleAssignment.class_id)
-        .where(RoleAssignment.user_id == user.id)
-    ).all()
+    grant.org_unit_id.choices = as_choices(unit_choices(units_in_scope(me)))
     return render_template("admin/user_edit.html", user=user, form=form, grant=grant, action=ActionForm(formdata=None),
-                           can_edit=perms.can_edit_user(me, user), enrollments=enrollments,
-                           class_roles=class_roles), status
+                           can_edit=perms.can_edit_user(me, user)), status
 
 
 def _user_page(user: User, status: int):
     """The user's page with its form filled from the database (after a refused action)."""
     form = UserEditForm(formdata=None, obj=user)
-    form.school_id.choices = as_choices(unit_choices(_units_in_scope(), _("—")))
+    form.school_id.choices = as_choices(unit_choices(units_in_scope(_me()), _("—")))
     form.is_active.data = user.is_active
     form.stage.data = user.stage or ""
     return _render_user(user, form, status)
@@ -341,7 +302,7 @@ def user_edit(user_id: int):
     if request.method == "POST" and not perms.can_edit_user(me, user):
         abort(403)
     form = UserEditForm(obj=user if request.method == "GET" else None)
-    form.school_id.choices = as_choices(unit_choices(_units_in_scope(), _("—")))
+    form.school_id.choices = as_choices(unit_choices(units_in_scope(_me()), _("—")))
     if request.method == "GET":
         return _user_page(user, 200)
     if form.validate_on_submit():
@@ -396,7 +357,7 @@ def user_reset_password(user_id: int):
         abort(400)
     with write_transaction():
         password = service.do_admin_reset_password(user)
-    return _no_store(make_response(render_template("admin/password_shown.html", user=user, password=password,
+    return no_store(make_response(render_template("admin/password_shown.html", user=user, password=password,
                                                    created=False)))
 
 
@@ -408,7 +369,7 @@ def user_grant_role(user_id: int):
     if not perms.can_grant_role(me, user):
         abort(403)
     form = RoleGrantForm()
-    form.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
+    form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
     unit = db.session.get(OrgUnit, form.org_unit_id.data) if form.org_unit_id.data else None
     if not form.validate_on_submit() or unit is None:
         flash(_("Choose a role and an org unit."), "danger")
@@ -446,99 +407,6 @@ def user_revoke_role(user_id: int, role_id: int):
 
 
 # ---------------------------------------------------------------- import
-def _import_choices(form: ImportForm):
-    from app.classrooms.models import Class_
-    from app.courses import permissions as course_perms
-    from app.courses.models import Project
-
-    me = _me()
-    projects = db.session.execute(
-        select(Project).join(OrgUnit, OrgUnit.id == Project.org_unit_id)
-        .where(course_perms.visible_projects_clause(me)).order_by(Project.starts_on.desc(), Project.title)
-    ).scalars().all()
-    form.project_id.choices = as_choices([("", _("— none —"))] + [(p.id, p.title) for p in projects])
-    classes = db.session.execute(
-        select(Class_).join(OrgUnit, OrgUnit.id == Class_.org_unit_id)
-        .where(scope.unit_scope_clause(OrgUnit.path, me), Class_.project_id.in_([p.id for p in projects]))
-        .order_by(Class_.project_id, Class_.name)
-    ).scalars().all()
-    titles = {p.id: p.title for p in projects}
-    form.class_id.choices = as_choices([("", _("— none —"))] + [(c.id, f"{titles[c.project_id]} · {c.name}") for c in classes])
-
-
-@bp.route("/import", methods=["GET", "POST"])
-@admin_required
-@body_limit("MAX_IMPORT_BYTES", extra_bytes=64 * 1024)  # the file and the form around it
-def import_users():
-    from app.classrooms import permissions as class_perms
-    from app.classrooms.models import Class_
-    from app.courses import permissions as course_perms
-    from app.courses.models import Project
-
-    me = _me()
-    if not perms.can_import_users(me):
-        abort(403)
-    form = ImportForm()
-    _import_choices(form)
-    if request.method == "GET":
-        return render_template("admin/import.html", form=form, report=None, labels=importer.column_labels())
-    if not form.validate_on_submit():
-        return render_template("admin/import.html", form=form, report=None, labels=importer.column_labels()), 400
-
-    def refuse(message: str, status: int = 400, errors=None, table=None):
-        flash(message, "danger")
-        return render_template("admin/import.html", form=form, report=errors, table=table,
-                               labels=importer.column_labels()), status
-
-    project = cls = None
-    if form.class_id.data:
-        cls = db.session.get(Class_, form.class_id.data)
-        if cls is None or not class_perms.can_manage_roster(me, cls):
-            return refuse(_("Choose a class of your area."))
-        project = cls.project
-        if form.project_id.data and form.project_id.data != cls.project_id:
-            return refuse(_("The class belongs to another training project than the one chosen."))
-    if form.project_id.data and project is None:
-        project = db.session.get(Project, form.project_id.data)
-        if project is None or not course_perms.can_manage_enrollments(me, project):
-            return refuse(_("Choose a training project of your area."))
-
-    config = current_app.config
-    max_bytes = config["MAX_IMPORT_BYTES"]
-    upload = form.file.data
-    data = upload.stream.read(max_bytes + 1)
-    try:
-        table = importer.read_table(upload.filename or "", data, max_bytes=max_bytes,
-                                    max_unpacked=config["MAX_IMPORT_UNPACKED_BYTES"],
-                                    max_rows=config.get("MAX_IMPORT_ROWS", importer.MAX_ROWS))
-    except importer.ImportRefused as exc:
-        return refuse(_("Nothing was imported: %(reason)s", reason=exc.message), 413 if len(data) > max_bytes else 400)
-    rows, errors = importer.check_rows(table, me, project=project, cls=cls)
-    if errors:
-        return refuse(ngettext("Nothing was imported: %(num)d problem was found. Correct the file and upload it again.",
-                               "Nothing was imported: %(num)d problems were found. Correct the file and upload it again.",
-                               len(errors)), errors=errors, table=table)
-    hashes = importer.prepare_passwords(rows)
-    try:
-        with write_transaction():
-            importer.do_import(rows, hashes, project=project, cls=cls)
-    except IntegrityError:
-        db.session.rollback()
-        return refuse(_("Nothing was imported: some of these teachers were registered meanwhile. "
-                        "Upload the file again to see which."), 409)
-    generated = [(r.username, r.real_name, r.password) for r in rows if r.is_generated]
-    csv_data = importer.csv_bytes(["username", "real_name", "password"], generated) if generated else b""
-    flash(ngettext("%(num)d teacher was imported.", "%(num)d teachers were imported.", len(rows)), "success")
-    if project is not None:
-        flash(_("They are enrolled in %(title)s.", title=project.title), "success")
-    if cls is not None:
-        flash(_("They are learners of the class %(name)s.", name=cls.name), "success")
-    return _no_store(make_response(render_template(
-        "admin/import_done.html", count=len(rows), generated=generated, ignored=table.ignored_headers,
-        csv_href="data:text/csv;charset=utf-8;base64," + base64.b64encode(csv_data).decode() if generated else None,
-    )))
-
-
 @bp.get("/import/template.<any(csv, xlsx):fmt>")
 @admin_required
 def import_template(fmt: str):

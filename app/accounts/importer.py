@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.accounts import auth
-from app.accounts.models import OrgUnit, RoleAssignment, User
+from app.accounts.models import OrgUnit, User
 from app.common.permissions import in_scope
 from app.accounts.service import PHONE_RE, STAGES, USERNAME_RE, generate_password, hash_bulk_secret
 from app.common.exceptions import Invalid
@@ -292,8 +292,11 @@ def _normalise_phone(value: str) -> str:
     return phone
 
 
-def check_rows(table: Table, admin, *, project=None, cls=None) -> tuple[list[ImportRow], list[RowError]]:
-    """Validate every row against the file, the database and the admin's scope; return rows and errors."""
+def check_rows(table: Table, admin, *, area: OrgUnit | None = None) -> tuple[list[ImportRow], list[RowError]]:
+    """Validate every row against the file, the database and the admin's scope; return rows and errors.
+
+    area: the org unit of the training project the teachers will be enrolled in; every school must lie within it.
+    """
     errors: list[RowError] = []
     parsed: list[dict] = []
     for number, values in table.rows:
@@ -368,20 +371,13 @@ def check_rows(table: Table, admin, *, project=None, cls=None) -> tuple[list[Imp
         elif unit is not None and not in_scope(admin, unit):
             errors.append(RowError(number, "school_code",
                                    _("The school %(code)s is outside the area you administer.", code=unit.code)))
-        elif unit is not None and project is not None and not unit.path.startswith(project.org_unit.path):
+        elif unit is not None and area is not None and not unit.path.startswith(area.path):
             errors.append(RowError(number, "school_code",
                                    _("%(name)s is outside the area of the training project.", name=unit.name)))
         if unit is not None:
             password = row["password"] or ""
             rows.append(ImportRow(number, row["username"], row["real_name"], row["teacher_no"], row["phone"] or None,
                                   unit.id, row["subject"] or None, row["stage"] or None, password, not password))
-    if cls is not None:
-        from app.classrooms.service import count_learners
-
-        room = cls.capacity - count_learners(cls)
-        if len(table.rows) > room:
-            errors.append(RowError(0, "", _("The class %(name)s has room for %(room)d more learners; the file has %(n)d.",
-                                             name=cls.name, room=max(room, 0), n=len(table.rows))))
     errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else -1))
     return (rows if not errors else []), errors
 
@@ -396,21 +392,14 @@ def prepare_passwords(rows: list[ImportRow]) -> list[str]:
     return hashes
 
 
-def do_import(rows: list[ImportRow], hashes: list[str], *, project=None, cls=None) -> list[User]:
-    """Insert the checked rows (inside one write transaction), enrol them and seat them in the class."""
-    from app.courses.models import Enrollment
-
+def do_import(rows: list[ImportRow], hashes: list[str]) -> list[User]:
+    """Insert the checked rows (inside one write transaction); return the new users, their passwords expired."""
     users = [
         User(username=r.username, real_name=r.real_name, teacher_no=r.teacher_no, phone=r.phone, school_id=r.school_id,
              subject=r.subject, stage=r.stage, password_hash=h, is_password_expired=True)
         for r, h in zip(rows, hashes)
     ]
     db.session.add_all(users)
-    db.session.flush()
-    if project is not None:
-        db.session.add_all([Enrollment(project_id=project.id, user_id=u.id, source="import") for u in users])
-    if cls is not None:
-        db.session.add_all([RoleAssignment(user_id=u.id, role="learner", class_id=cls.id) for u in users])
     db.session.flush()
     return users
 

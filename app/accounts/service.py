@@ -262,3 +262,14 @@ def do_revoke_role(assignment: RoleAssignment) -> None:
     db.session.delete(assignment)
     db.session.flush()
     db.session.expire(user, ["roles"])
+
+
+def get_admin_counts(admin: User) -> dict[str, int]:
+    """Count the org units and users in the admin's scope (for the admin dashboard)."""
+    from app.accounts.permissions import users_in_scope_clause
+    from app.common.permissions import unit_scope_clause
+
+    return {
+        "units": db.session.execute(select(func.count(OrgUnit.id)).where(unit_scope_clause(OrgUnit.path, admin))).scalar_one(),
+        "users": db.session.execute(select(func.count(User.id)).where(users_in_scope_clause(admin))).scalar_one(),
+    }

@@ -1,15 +1,14 @@
-"""Sign in and out, change password, choose the language, register with a learning card."""
+"""Sign in and out, change password, choose the language."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts import auth, cards
-from app.accounts.forms import CardRedeemForm, CardRegisterForm, ChangePasswordForm, LanguageForm, LoginForm
+from app.accounts import auth
+from app.accounts.forms import ChangePasswordForm, LanguageForm, LoginForm
 from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
-from app.common.exceptions import DomainError
 
 bp = Blueprint("accounts", __name__)
 
@@ -18,10 +17,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
     return url_for("courses.home")
-
-
-def _error_headers(exc: DomainError) -> dict[str, str]:
-    return exc.headers if isinstance(exc, TooManyFailures) else {}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -90,43 +85,3 @@ def set_language():
         response.set_cookie("locale", chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
         return response
     return redirect(url_for("courses.home"))
-
-
-@bp.route("/register", methods=["GET", "POST"])
-def register_with_card():
-    """A teacher registers and enrols with a learning card."""
-    if current_user.is_authenticated:
-        return redirect(url_for("accounts.redeem_card"))
-    form = CardRegisterForm()
-    if form.validate_on_submit():
-        try:
-            with cards.card_guess(request.remote_addr), write_transaction():
-                user = cards.check_register_with_card(
-                    number=form.card_number.data, pin=form.pin.data, username=form.username.data,
-                    real_name=form.real_name.data, teacher_no=form.teacher_no.data or None,
-                    phone=form.phone.data or None, password=form.password.data,
-                )
-                auth.do_login(user)
-        except DomainError as exc:
-            flash(exc.message, "danger")
-            return render_template("accounts/register.html", form=form), exc.status, _error_headers(exc)
-        flash(_("Welcome! You are registered and enrolled in the training project."), "success")
-        return redirect(url_for("courses.home"))
-    return render_template("accounts/register.html", form=form)
-
-
-@bp.route("/cards/redeem", methods=["GET", "POST"])
-@login_required
-def redeem_card():
-    """A signed-in teacher enrols in another project with a learning card."""
-    form = CardRedeemForm()
-    if form.validate_on_submit():
-        try:
-            with cards.card_guess(request.remote_addr), write_transaction():
-                project = cards.check_redeem_card(current_user._get_current_object(), form.card_number.data, form.pin.data)
-        except DomainError as exc:
-            flash(exc.message, "danger")
-            return render_template("accounts/redeem.html", form=form), exc.status, _error_headers(exc)
-        flash(_("You are now enrolled in %(title)s.", title=project.title), "success")
-        return redirect(url_for("courses.home"))
-    return render_template("accounts/redeem.html", form=form)

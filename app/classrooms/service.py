@@ -128,3 +128,26 @@ def get_class_staff(cls: Class_) -> dict[str, list[User]]:
         if role in staff:
             staff[role].append(user)
     return staff
+
+
+def get_free_seats(cls: Class_) -> int:
+    """Return how many more learners the class can take (never below 0)."""
+    return max(cls.capacity - count_learners(cls), 0)
+
+
+def get_class_roles(user: User) -> list[tuple[str, Class_]]:
+    """Return the user's roles in classes with the classes (for the admin's user page)."""
+    return [(row[0], row[1]) for row in db.session.execute(
+        select(RoleAssignment.role, Class_).join(Class_, Class_.id == RoleAssignment.class_id)
+        .where(RoleAssignment.user_id == user.id)
+    )]
+
+
+def get_admin_counts(admin: User) -> dict[str, int]:
+    """Count the classes in the admin's scope (for the admin dashboard)."""
+    from app.accounts.models import OrgUnit
+    from app.common.permissions import unit_scope_clause
+
+    return {"classes": db.session.execute(
+        select(func.count(Class_.id)).join(OrgUnit, OrgUnit.id == Class_.org_unit_id)
+        .where(unit_scope_clause(OrgUnit.path, admin))).scalar_one()}

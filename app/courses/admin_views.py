@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 
-from app.accounts import cards as card_service, importer
+from app.accounts import importer
 from app.accounts import permissions as account_perms
 from app.accounts.admin_forms import ActionForm, as_choices, kind_labels
-from app.accounts.admin_views import tree_order, unit_choices
+from app.accounts.admin_views import tree_order, unit_choices, units_in_scope
 from app.accounts.models import OrgUnit, User
 from app.common import clock
 from app.common import permissions as scope
@@ -21,6 +21,7 @@ from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common.numbers import parse_ids, query_int
 from app.common.permissions import admin_required
+from app.courses import cards as card_service
 from app.courses import permissions as perms, service
 from app.courses.admin_forms import (
     CardsForm, CourseForm, CourseLinkForm, CourseLinkUpdateForm, EnrollForm, LessonForm, ModuleForm, MoveForm,
@@ -46,11 +47,6 @@ def _me():
 
 def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _units_in_scope() -> list[OrgUnit]:
-    return tree_order(list(db.session.execute(
-        select(OrgUnit).where(scope.unit_scope_clause(OrgUnit.path, _me()))).scalars()))
 
 
 def _project_or_404(project_id: int) -> Project:
@@ -115,7 +111,7 @@ def projects():
 @admin_required
 def project_new():
     form = ProjectForm()
-    form.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
+    form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
     status = 200
     if form.validate_on_submit():
         unit = _unit_from(form)
@@ -142,7 +138,7 @@ def project_edit(project_id: int):
     if not perms.can_edit_project(_me(), project):
         abort(403)
     form = ProjectForm()
-    form.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
+    form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
     if request.method == "GET":
         form.fill_from(project)
         return render_template("admin/project_form.html", form=form, project=project)
@@ -456,7 +452,7 @@ def courses():
 @admin_required
 def course_new():
     form = CourseForm()
-    form.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
+    form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
     status = 200
     if form.validate_on_submit():
         unit = _unit_from(form)
@@ -499,7 +495,7 @@ def _media_upload_url(course: Course, lesson=None) -> str | None:
 def _render_course(course: Course, form: CourseForm | None = None, status: int = 200):
     if form is None:
         form = CourseForm(formdata=None, obj=course)
-        form.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
+        form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
         form.stage.data = course.stage or ""
     return render_template(
         "admin/course.html", course=course, form=form, module_form=ModuleForm(formdata=None),
@@ -516,7 +512,7 @@ def _render_course(course: Course, form: CourseForm | None = None, status: int =
 def course_detail(course_id: int):
     course = _course_or_404(course_id)
     form = CourseForm(obj=course if request.method == "GET" else None)
-    form.org_unit_id.choices = as_choices(unit_choices(_units_in_scope()))
+    form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
     if request.method == "GET":
         return _render_course(course)
     _editable_course(course)

@@ -413,3 +413,38 @@ def check_delete(obj: Project | Course | Lesson) -> None:
         for position, each in enumerate(sorted(module.lessons, key=lambda x: (x.position, x.id))):
             each.position = position
     db.session.flush()
+
+
+def get_admin_counts(admin: User) -> dict[str, int]:
+    """Count the projects and courses the admin sees (for the admin dashboard)."""
+    from app.accounts.models import OrgUnit
+    from app.courses.permissions import visible_projects_clause
+
+    return {
+        "projects": db.session.execute(
+            select(func.count(Project.id)).join(OrgUnit, OrgUnit.id == Project.org_unit_id)
+            .where(visible_projects_clause(admin))).scalar_one(),
+        "courses": db.session.execute(
+            select(func.count(Course.id)).join(OrgUnit, OrgUnit.id == Course.org_unit_id)
+            .where(visible_projects_clause(admin))).scalar_one(),
+    }
+
+
+def get_enrolled_projects(user: User) -> list[Project]:
+    """Return every project the user is enrolled in, archived ones too, newest first (for the admin's user page)."""
+    return list(db.session.execute(
+        select(Project).join(Enrollment, Enrollment.project_id == Project.id).where(Enrollment.user_id == user.id)
+        .order_by(Project.starts_on.desc())
+    ).scalars())
+
+
+def do_enroll_all(users: list[User], project: Project, source: str) -> None:
+    """Enrol every user in the project (those already enrolled stay as they are)."""
+    ids = [u.id for u in users]
+    enrolled: set[int] = set()
+    for start in range(0, len(ids), 500):
+        enrolled.update(db.session.execute(
+            select(Enrollment.user_id).where(Enrollment.project_id == project.id,
+                                             Enrollment.user_id.in_(ids[start:start + 500]))).scalars())
+    db.session.add_all([Enrollment(project_id=project.id, user_id=i, source=source) for i in ids if i not in enrolled])
+    db.session.flush()

@@ -1,11 +1,15 @@
-"""Learner pages: home with projects, courses and lessons; choosing electives."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+"""Learner pages: home with projects, courses and lessons; choosing electives; registering or enrolling with a card."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from app.accounts import auth
+from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
-from app.courses import service
+from app.common.exceptions import DomainError
+from app.courses import cards, service
+from app.courses.forms import CardRedeemForm, CardRegisterForm
 
 bp = Blueprint("courses", __name__)
 
@@ -41,3 +45,48 @@ def choose_elective(project_id: int, course_id: int):
     else:
         flash(_("Elective course chosen: it opens once your school confirms it."), "info")
     return redirect(url_for("courses.home"))
+
+
+# ---------------------------------------------------------------- learning cards
+def _error_headers(exc: DomainError) -> dict[str, str]:
+    return exc.headers if isinstance(exc, TooManyFailures) else {}
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register_with_card():
+    """A teacher registers and enrols with a learning card."""
+    if current_user.is_authenticated:
+        return redirect(url_for("courses.redeem_card"))
+    form = CardRegisterForm()
+    if form.validate_on_submit():
+        try:
+            with cards.card_guess(request.remote_addr), write_transaction():
+                user = cards.check_register_with_card(
+                    number=form.card_number.data, pin=form.pin.data, username=form.username.data,
+                    real_name=form.real_name.data, teacher_no=form.teacher_no.data or None,
+                    phone=form.phone.data or None, password=form.password.data,
+                )
+                auth.do_login(user)
+        except DomainError as exc:
+            flash(exc.message, "danger")
+            return render_template("courses/register.html", form=form), exc.status, _error_headers(exc)
+        flash(_("Welcome! You are registered and enrolled in the training project."), "success")
+        return redirect(url_for("courses.home"))
+    return render_template("courses/register.html", form=form)
+
+
+@bp.route("/cards/redeem", methods=["GET", "POST"])
+@login_required
+def redeem_card():
+    """A signed-in teacher enrols in another project with a learning card."""
+    form = CardRedeemForm()
+    if form.validate_on_submit():
+        try:
+            with cards.card_guess(request.remote_addr), write_transaction():
+                project = cards.check_redeem_card(current_user._get_current_object(), form.card_number.data, form.pin.data)
+        except DomainError as exc:
+            flash(exc.message, "danger")
+            return render_template("courses/redeem.html", form=form), exc.status, _error_headers(exc)
+        flash(_("You are now enrolled in %(title)s.", title=project.title), "success")
+        return redirect(url_for("courses.home"))
+    return render_template("courses/redeem.html", form=form)

@@ -15,10 +15,10 @@ from flask import url_for
 from tests.classrooms.world import Row, check_table_covers, fast_hashing, run_rows, world  # noqa: F401
 
 MATRIX_ENDPOINTS = {
-    "accounts_admin.index", "accounts_admin.org_units", "accounts_admin.org_unit_new", "accounts_admin.org_unit_edit",
+    "admin.index", "accounts_admin.org_units", "accounts_admin.org_unit_new", "accounts_admin.org_unit_edit",
     "accounts_admin.users", "accounts_admin.users_export", "accounts_admin.user_new", "accounts_admin.user_edit",
     "accounts_admin.user_set_active", "accounts_admin.user_reset_password", "accounts_admin.user_grant_role",
-    "accounts_admin.user_revoke_role", "accounts_admin.import_users", "accounts_admin.import_template",
+    "accounts_admin.user_revoke_role", "admin.import_users", "accounts_admin.import_template",
 }
 
 _n = itertools.count(1)
@@ -41,7 +41,7 @@ def _user_marker(w, side):
 
 #             site  prov  cA    cB    sch   tutor mgr  lrn  anon
 ORG_ROWS = [
-    Row("accounts_admin.index", "GET", lambda w, s, p: (url_for("accounts_admin.index"), None), ADMINS_ONLY, ADMINS_ONLY),
+    Row("admin.index", "GET", lambda w, s, p: (url_for("admin.index"), None), ADMINS_ONLY, ADMINS_ONLY),
     Row("accounts_admin.org_units", "GET", lambda w, s, p: (url_for("accounts_admin.org_units"), None),
         "Y Y Y H Y 403 403 403 L", "Y Y H Y H 403 403 403 L",
         marker=lambda w, s: "School A1" if s == "a" else "School B1"),
@@ -97,10 +97,10 @@ USER_ROWS = [
 ]
 
 IMPORT_ROWS = [
-    Row("accounts_admin.import_users", "GET", lambda w, s, p: (url_for("accounts_admin.import_users"), None),
+    Row("admin.import_users", "GET", lambda w, s, p: (url_for("admin.import_users"), None),
         ADMINS_ONLY, ADMINS_ONLY),
     # A file whose school lies outside the admin's subtree is refused row by row (400), nothing imported.
-    Row("accounts_admin.import_users", "POST", lambda w, s, p: (url_for("accounts_admin.import_users"), _csv(s, p)),
+    Row("admin.import_users", "POST", lambda w, s, p: (url_for("admin.import_users"), _csv(s, p)),
         "200 200 200 400 200 403 403 403 L", "200 200 400 200 400 403 403 403 L"),
     Row("accounts_admin.import_template", "GET", lambda w, s, p: (url_for("accounts_admin.import_template", fmt="csv"), None),
         ADMINS_ONLY, ADMINS_ONLY),

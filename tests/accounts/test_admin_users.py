@@ -191,3 +191,27 @@ def test_dashboard_counts_only_the_subtree(county_admin, make_user, make_project
     counts = dict(re.findall(r'data-testid="count-(\w+)">(\d+)<', html))
     # county A + A1 + A2 + center; in_a and the admin; the province project reaches county A, B's does not.
     assert counts == {"units": "4", "users": "2", "projects": "1", "courses": "0", "classes": "0"}
+
+
+def test_dashboard_counts_the_classes_of_the_subtree(county_admin, make_project, make_class, org_tree):
+    client, _token = county_admin
+    project = make_project("Province wide")
+    make_class(project, org_tree["school_a1"], "A1 class")
+    make_class(project, org_tree["school_b1"], "B1 class")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert re.search(r'data-testid="count-classes">1<', html)
+
+
+def test_user_page_lists_the_users_projects_and_classes(county_admin, make_user, make_project, make_class, enroll,
+                                                        org_tree):
+    client, _token = county_admin
+    current, old = make_project("Current project"), make_project("Old project", is_archived=True)
+    cls = make_class(current, org_tree["school_a1"], "Maths A")
+    teacher = make_user("teacher", role="learner", org=org_tree["school_a1"], cls=cls)
+    enroll(teacher, current)
+    enroll(teacher, old)
+    lone = make_user("lone", org=org_tree["school_a1"])
+    assert "Not enrolled in any project." in client.get(f"/admin/users/{lone.id}").get_data(as_text=True)
+    html = client.get(f"/admin/users/{teacher.id}").get_data(as_text=True)
+    assert "Current project" in html and "Old project" in html and "Not enrolled in any project." not in html
+    assert f'learner · <a href="/classes/{cls.id}">Maths A</a>' in html

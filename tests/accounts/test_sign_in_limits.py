@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.accounts.limits import Limit, parse_limit, wait_s
 from app.accounts.models import SignInFailure
 from app.extensions import db
-from tests.accounts.test_cards import admin, cards_from_csv, generate, register  # noqa: F401
+from tests.courses.test_cards import admin, cards_from_csv, generate, register  # noqa: F401
 from tests.classrooms.world import fast_hashing, flashes, page_csrf, signed_in  # noqa: F401
 from tests.conftest import DEFAULT_PASSWORD, Auth
 

@@ -98,7 +98,7 @@ class World:
         return module.id
 
     def fresh_batch(self, side: str) -> str:
-        from app.accounts import cards
+        from app.courses import cards
         from app.accounts.models import User
         from app.courses.models import Project
 

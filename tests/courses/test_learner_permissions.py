@@ -10,7 +10,7 @@ MATRIX_ENDPOINTS = {
     "accounts_api.me",
     "accounts_api.revoke_token",
     "accounts.change_password",
-    "accounts.redeem_card",
+    "courses.redeem_card",
     "courses.choose_elective",
 }
 

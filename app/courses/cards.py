@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.accounts import auth, limits
 from app.accounts.models import LearningCard, User
+from app.accounts.service import hash_bulk_secret
 from app.common import clock
 from app.common.exceptions import Conflict, Invalid
 from app.courses.models import Enrollment, Project
@@ -109,8 +110,6 @@ class PreparedCard:
 
 def prepare_cards(project: Project, count: int) -> list[PreparedCard]:
     """Draw numbers and PINs and hash the PINs: the slow part, to run BEFORE the write transaction."""
-    from app.accounts.service import hash_bulk_secret
-
     if not 1 <= count <= MAX_BATCH:
         raise Invalid(_("Generate between 1 and %(n)d cards at a time.", n=MAX_BATCH), code="count")
     prefix = f"{project.id:04d}"

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import RoleAssignment, User
 from app.classrooms.models import Class_
-from app.common.demo import DEMO_VIDEOS, load_demo, probe_duration_s
+from app.demo import DEMO_VIDEOS, load_demo, probe_duration_s
 from app.courses.models import Enrollment, Lesson, Project
 from app.extensions import db
 from tests.conftest import Auth, bearer
@@ -15,7 +15,7 @@ from tests.conftest import Auth, bearer
 @pytest.fixture(scope="session")
 def demo_media(tmp_path_factory) -> Path:
     """The demo's generated media, made once per test session."""
-    from app.common.demo import ensure_demo_media
+    from app.demo import ensure_demo_media
 
     root = tmp_path_factory.mktemp("demo-media")
     ensure_demo_media(root)

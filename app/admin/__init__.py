@@ -1,0 +1,1 @@
+"""Administration pages that span features: the dashboard and the teacher import with enrolment and seating."""

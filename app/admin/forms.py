@@ -1,0 +1,13 @@
+"""Forms of the cross-feature administration pages."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField
+
+from app.accounts.admin_forms import int_or_none
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV or XLSX file"), validators=[FileRequired(_l("Choose a file to import."))])
+    project_id = SelectField(_l("Enrol in the training project (optional)"), coerce=int_or_none, validate_choice=False)
+    class_id = SelectField(_l("Seat in the class (optional)"), coerce=int_or_none, validate_choice=False)
