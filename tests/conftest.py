@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -60,6 +61,7 @@ def _schema(database_url):
 
 
 _test_counter = itertools.count()
+_RUN = uuid.uuid4().hex[:8]  # keys of this run on a shared Redis never meet an earlier run's
 
 
 class IsolatedClient(FlaskClient):
@@ -102,7 +104,7 @@ def app(_schema, tmp_path, request):
         "HUEY_SQLITE_PATH": str(tmp_path / "huey.db"),
         # each test its own job queue, also on the shared Redis of the PostgreSQL run
         "MEDIA_HUEY_NAME": f"xueshi-test-{_worker_suffix()}-{next(_test_counter)}",
-        "SIGN_IN_LIMITS_PREFIX": f"xueshi-test-{_worker_suffix()}-{next(_test_counter)}:sign-in:",
+        "SIGN_IN_LIMITS_PREFIX": f"xueshi-test-{_RUN}-{_worker_suffix()}-{next(_test_counter)}:sign-in:",
     }
     marker = request.node.get_closest_marker("config")
     if marker:

@@ -297,10 +297,26 @@ def user_write_lock(user_ids: Iterable[int]) -> Iterator[Connection]:
         locked = set(conn.execute(LOCK_USERS, {"user_ids": ids}).scalars())
         missing = [user_id for user_id in ids if user_id not in locked]
         if missing:
-            # New rows are seen by nobody else until this commits; a writer inserting the same row waits for it.
-            conn.execute(INSERT_USER_STATES[_dialect()], [{"user_id": user_id} for user_id in missing])
+            _create_user_states(conn, missing)
             conn.execute(LOCK_USERS, {"user_ids": missing})
         yield conn
+
+
+def _create_user_states(conn: Connection, user_ids: list[int]) -> None:
+    """Create the lock rows these users lack.
+
+    On PostgreSQL they are made and committed at once in a short transaction of
+    their own: an uncommitted new row held by a writer that goes on to wait for
+    another user's lock would make a writer inserting the same row wait for it,
+    and overlapping groups could deadlock. Rows are never deleted, so once made
+    they stay. On SQLite the writer already holds the whole database.
+    """
+    rows = [{"user_id": user_id} for user_id in user_ids]
+    if _dialect() == "sqlite":
+        conn.execute(INSERT_USER_STATES["sqlite"], rows)
+        return
+    with db.engine.begin() as own:
+        own.execute(INSERT_USER_STATES["postgresql"], rows)
 
 
 def _ensure_progress(conn: Connection, user_id: int, project_id: int, lesson_id: int) -> None:
