@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.common import openapi
     from app.courses import admin_views as courses_admin
     from app.courses import api as courses_api
+    from app.courses import electives_admin
     from app.courses import views as courses_views
     from app.media import api as media_api
     from app.media import stream_api as media_stream_api
@@ -126,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(courses_views.bp)
     app.register_blueprint(courses_admin.bp)
+    app.register_blueprint(electives_admin.bp)
     app.register_blueprint(classrooms_views.bp)
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)

@@ -182,3 +182,9 @@ class LessonForm(FlaskForm):
         if self.kind.data != "document" or self.duration_min.data is None:
             return None
         return int(round(float(self.duration_min.data) * 60))
+
+
+class ElectiveDecisionForm(FlaskForm):
+    """Confirm or refuse the ticked elective choices (choice_ids, read from the request), a refusal with a short reason."""
+    action = SelectField(choices=as_choices([("confirm", _l("Confirm")), ("refuse", _l("Refuse"))]))
+    reason = StringField(_l("Reason for a refusal (optional)"))  # its length is checked by the service, with a message

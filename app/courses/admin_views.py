@@ -22,7 +22,7 @@ from app.common.exceptions import DomainError
 from app.common.numbers import parse_ids, query_int
 from app.common.permissions import admin_required
 from app.courses import cards as card_service
-from app.courses import permissions as perms, service
+from app.courses import electives, permissions as perms, service
 from app.courses.admin_forms import (
     CardsForm, CourseForm, CourseLinkForm, CourseLinkUpdateForm, EnrollForm, LessonForm, ModuleForm, MoveForm,
     ProjectForm, lesson_kind_choices,
@@ -176,7 +176,8 @@ def _project_page(project: Project, status: int = 200):
         .where(Enrollment.project_id == project.id, account_perms.users_in_scope_clause(me))
     ).scalar_one()
     return render_template("admin/project.html", project=project, links=links, link_form=link_form,
-                           update_form=CourseLinkUpdateForm(formdata=None), enrolled=enrolled), status
+                           update_form=CourseLinkUpdateForm(formdata=None), enrolled=enrolled,
+                           elective_pending=electives.get_pending_count(me, project)), status
 
 
 @bp.post("/projects/<int:project_id>/courses")

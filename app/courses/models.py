@@ -2,7 +2,9 @@
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
@@ -179,11 +181,22 @@ class Enrollment(db.Model):
     user = relationship("User")
 
 
+#: how long a refusal's reason may be
+REFUSAL_REASON_MAX = 200
+ELECTIVE_OUTCOMES = ("confirmed", "refused")
+
+
 class ElectiveChoice(db.Model):
-    """An elective course a learner chose in a project (confirmed by the school when the project asks)."""
+    """An elective course a learner chose in a project (confirmed or refused by the school when the project asks).
+
+    The columns hold the current decision; every decision is also kept in ElectiveDecision.
+    """
 
     __tablename__ = "elective_choices"
-    __table_args__ = (UniqueConstraint("project_id", "user_id", "course_id"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", "course_id"),
+        CheckConstraint("NOT (is_confirmed AND is_refused)", name="decided_once"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -193,3 +206,44 @@ class ElectiveChoice(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     #: when the learner withdrew; the row stays so the progress page can say why the course closed
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the school refused the choice: the course does not open (the learner may choose it again)
+    is_refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: when the current decision (confirmed or refused) was taken; NULL while it waits
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: the short reason an administrator gave with a refusal
+    refusal_reason: Mapped[str | None] = mapped_column(String(REFUSAL_REASON_MAX))
+
+    project: Mapped[Project] = relationship()
+    course: Mapped[Course] = relationship()
+    user = relationship("User", foreign_keys=[user_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    @property
+    def status(self) -> str:
+        """pending, confirmed or refused."""
+        return "confirmed" if self.is_confirmed else "refused" if self.is_refused else "pending"
+
+
+class ElectiveDecision(db.Model):
+    """A school's decision on an elective choice, kept for good: who decided what, when, and whether the learner saw it.
+
+    The learner's notices (and later the notification centre) read these rows.
+    """
+
+    __tablename__ = "elective_decisions"
+    __table_args__ = (CheckConstraint("outcome IN ('confirmed', 'refused')", name="outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    choice_id: Mapped[int] = mapped_column(ForeignKey("elective_choices.id", ondelete="CASCADE"), index=True)
+    #: the learner whose choice it was (denormalised for their notices)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: one of ELECTIVE_OUTCOMES
+    outcome: Mapped[str] = mapped_column(String(10))
+    refusal_reason: Mapped[str | None] = mapped_column(String(REFUSAL_REASON_MAX))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: when the learner was shown the decision; NULL means unread
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    choice: Mapped[ElectiveChoice] = relationship()

@@ -7,7 +7,7 @@ area (enrol their teachers, form their classes) without changing it; nobody else
 from app.accounts.models import User
 from app.accounts.permissions import can_view_user, user_anchor_paths
 from app.common.permissions import covers_scope, in_scope, is_admin, visible_unit_clause
-from app.courses.models import Course, Enrollment, Project
+from app.courses.models import Course, ElectiveChoice, Enrollment, Project
 
 
 def _unit(obj):
@@ -54,6 +54,20 @@ def can_unenroll(user, enrollment: Enrollment) -> bool:
 def can_manage_cards(user, project: Project) -> bool:
     """Cards register teachers at the project's own unit, so only the project's admins issue them."""
     return can_edit_project(user, project)
+
+
+# ---------------------------------------------------------------- elective confirmation
+def can_view_electives(user, project: Project) -> bool:
+    """See the electives chosen in the project by the teachers of one's area (admins who see the project)."""
+    return can_view_project(user, project)
+
+
+def can_decide_elective(user, choice: ElectiveChoice) -> bool:
+    """Confirm or refuse a teacher's elective: an admin of the teacher's school or of a unit above it, who sees the project.
+
+    Tutors and class managers run classes, not schools: they never decide.
+    """
+    return can_view_project(user, choice.project) and can_view_user(user, choice.user)
 
 
 def visible_projects_clause(user):

@@ -1,12 +1,12 @@
 """Use cases of projects, courses and enrolments."""
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from flask_babel import gettext as _
 
 from app.accounts.models import User
 from app.common import clock
 from app.common.exceptions import Conflict, Forbidden, Gone, Invalid, NotFound
-from app.courses.models import Course, ElectiveChoice, Enrollment, Lesson, Module, Project, ProjectCourse
+from app.courses.models import Course, ElectiveChoice, ElectiveDecision, Enrollment, Lesson, Module, Project, ProjectCourse
 from app.extensions import db
 
 
@@ -36,7 +36,8 @@ def get_project_courses(project: Project, user: User | None = None) -> list[tupl
     """Return the project's course links with whether each is open to the user.
 
     Required courses are open to every enrolled learner; an elective is open once the
-    learner chose it (and the school confirmed it, when the project asks for that).
+    learner chose it (and the school confirmed it, when the project asks for that), and
+    never while the school's refusal stands.
     Archived courses, and every course of an archived project, are offered to nobody.
     """
     links = list(
@@ -49,7 +50,8 @@ def get_project_courses(project: Project, user: User | None = None) -> list[tupl
     chosen: dict[int, bool] = {}
     if user is not None:
         for choice in get_elective_choices(project, user).values():
-            chosen[choice.course_id] = choice.is_confirmed or not project.is_elective_confirmation_required
+            chosen[choice.course_id] = not choice.is_refused and (
+                choice.is_confirmed or not project.is_elective_confirmation_required)
     is_offered = not project.is_archived
     return [(link, is_offered and (link.is_required or chosen.get(link.course_id, False))) for link in links]
 
@@ -186,8 +188,12 @@ def get_elective_choices(project: Project, user: User, *, is_withdrawn: bool = F
     }
 
 
-def do_toggle_elective(project: Project, user: User, course_id: int) -> ElectiveChoice | None:
-    """Choose the elective (returns the choice) or withdraw an existing choice (returns None)."""
+def do_toggle_elective(project: Project, user: User, course_id: int, action: str | None = None) -> ElectiveChoice | None:
+    """Choose the elective (returns the choice) or withdraw an existing choice (returns None).
+
+    `action` "choose" or "withdraw" says which (a repeated request then changes nothing); None
+    toggles. Choosing a refused elective again asks the school anew.
+    """
     link = db.session.execute(
         select(ProjectCourse).where(ProjectCourse.project_id == project.id, ProjectCourse.course_id == course_id)
     ).scalar_one_or_none()
@@ -198,18 +204,34 @@ def do_toggle_elective(project: Project, user: User, course_id: int) -> Elective
     if link.course.is_archived or project.is_archived:
         raise Gone(_("This course has been archived and can no longer be chosen."), code="archived")
     existing = get_elective_choices(project, user).get(course_id)
-    if existing is not None:
+    if existing is not None and (action == "withdraw" or (action is None and not existing.is_refused)):
         existing.withdrawn_at = clock.now()
+        return None
+    if existing is not None:
+        if existing.is_refused:
+            _ask_again(existing)
+        return existing
+    if action == "withdraw":
         return None
     withdrawn = get_elective_choices(project, user, is_withdrawn=True).get(course_id)
     if withdrawn is not None:
         withdrawn.withdrawn_at = None
-        withdrawn.is_confirmed = False
+        _ask_again(withdrawn)
         return withdrawn
     choice = ElectiveChoice(project_id=project.id, user_id=user.id, course_id=course_id, is_confirmed=False)
     db.session.add(choice)
     db.session.flush()
     return choice
+
+
+def _ask_again(choice: ElectiveChoice) -> None:
+    """Make a withdrawn or refused choice wait for the school again (earlier decisions stay in their log)."""
+    choice.is_confirmed = False
+    choice.is_refused = False
+    choice.decided_at = choice.decided_by_id = choice.refusal_reason = None
+    db.session.execute(
+        update(ElectiveDecision).where(ElectiveDecision.choice_id == choice.id, ElectiveDecision.seen_at.is_(None))
+        .values(seen_at=clock.now()).execution_options(synchronize_session=False))
 
 
 # ---------------------------------------------------------------- administration

@@ -8,7 +8,7 @@ from app.accounts import auth
 from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
-from app.courses import cards, service
+from app.courses import cards, electives, service
 from app.courses.forms import CardRedeemForm, CardRegisterForm
 
 bp = Blueprint("courses", __name__)
@@ -17,16 +17,25 @@ bp = Blueprint("courses", __name__)
 @bp.get("/")
 @login_required
 def home():
+    me = current_user._get_current_object()
     overview = []
-    for project in service.get_user_projects(current_user):
-        choices = service.get_elective_choices(project, current_user)
-        courses = [
-            {"link": link, "course": link.course, "is_open": is_open, "choice": choices.get(link.course_id)}
-            for link, is_open in service.get_project_courses(project, current_user)
-        ]
+    for project in service.get_user_projects(me):
+        choices = service.get_elective_choices(project, me)
+        courses = []
+        for link, is_open in service.get_project_courses(project, me):
+            choice = choices.get(link.course_id)
+            status = electives.status_of(project, choice) if choice else None
+            courses.append({"link": link, "course": link.course, "is_open": is_open, "choice": choice,
+                            "status": status, "status_label": electives.status_label(status) if status else ""})
         overview.append({"project": project, "courses": courses})
-    return render_template("courses/home.html", overview=overview, form=FlaskForm(),
-                           archived=service.get_user_projects(current_user, is_archived=True))
+    # Decisions on the teacher's electives since the last visit: shown once, then read.
+    notices = electives.get_unseen_decisions(me)
+    page = render_template("courses/home.html", overview=overview, form=FlaskForm(), notices=notices,
+                           archived=service.get_user_projects(me, is_archived=True))
+    if notices:
+        with write_transaction():
+            electives.do_mark_seen(notices)
+    return page
 
 
 @bp.post("/projects/<int:project_id>/electives/<int:course_id>")
@@ -36,8 +45,11 @@ def choose_elective(project_id: int, course_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     project = service.get_project_for_learner(current_user, project_id)
+    action = request.form.get("action") or None
+    if action not in (None, "choose", "withdraw"):
+        abort(400)
     with write_transaction():
-        chosen = service.do_toggle_elective(project, current_user._get_current_object(), course_id)
+        chosen = service.do_toggle_elective(project, current_user._get_current_object(), course_id, action)
     if chosen is None:
         flash(_("You withdrew from the elective course."), "info")
     elif chosen.is_confirmed or not project.is_elective_confirmation_required:

@@ -770,6 +770,7 @@ CLOSED_REASONS = {
     "course_unlinked": _l("Course removed from the project"),
     "elective_withdrawn": _l("Elective withdrawn"),
     "elective_unconfirmed": _l("Elective awaiting the school's confirmation"),
+    "elective_refused": _l("Elective not approved by the school"),
     "made_elective": _l("Course made elective (not chosen)"),
 }
 
@@ -790,8 +791,9 @@ def _closed_reason(project: Project, user: User, lesson: Lesson) -> str:
         return "course_archived"
     if not any(link.course_id == course.id for link in project.course_links):
         return "course_unlinked"
-    if course.id in courses.get_elective_choices(project, user):
-        return "elective_unconfirmed"
+    choice = courses.get_elective_choices(project, user).get(course.id)
+    if choice is not None:
+        return "elective_refused" if choice.is_refused else "elective_unconfirmed"
     if course.id in courses.get_elective_choices(project, user, is_withdrawn=True):
         return "elective_withdrawn"
     return "made_elective"

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 
 from app.accounts.models import User
 from app.common.exceptions import Forbidden
-from app.courses import service as courses
+from app.courses import electives, service as courses
 from app.tracking import service
 
 bp = Blueprint("tracking", __name__)
@@ -107,7 +107,7 @@ def _render_progress(learner: User, project):
     closed = [item for item in data["lessons"] if not item["is_open"]]
     return render_template("tracking/progress.html", project=project, learner=learner,
                            is_own=learner.id == current_user.id, progress=data, groups=groups, summary=summary,
-                           closed=closed)
+                           closed=closed, my_electives=electives.get_my_electives(project, learner))
 
 
 def _render_audit(learner: User, project, lesson):
