@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from app.accounts.models import User
 from app.courses.models import ElectiveChoice, ElectiveDecision, Project
 from app.extensions import db
 from tests.classrooms.world import fast_hashing, flashes, page_csrf, signed_in  # noqa: F401
@@ -293,3 +294,45 @@ def test_teachers_choices_and_withdrawals_are_idempotent_with_an_action(app, s):
     # A withdrawn choice is not in the admin's list.
     listing = s.admin_client.get(f"/admin/projects/{s.project.id}/electives").get_data(as_text=True)
     assert 'data-testid="no-choices"' in listing
+
+
+# ---------------------------------------------------------------- the JSON API
+def test_api_lists_decides_and_tells_the_teacher(app, api_token, s):
+    first = s.choose(s.art)
+    second = s.choose(s.music)
+    admin = bearer(api_token(s_admin := _school_admin()))
+    api = app.test_client()
+    listing = api.get(f"/api/v1/projects/{s.project.id}/electives?status=pending", headers=admin).get_json()
+    assert [(i["choice_id"], i["status"], i["username"]) for i in listing["items"]] == [
+        (first, "pending", "teacher_a1"), (second, "pending", "teacher_a1")] and listing["next"] is None
+
+    response = api.post(f"/api/v1/projects/{s.project.id}/electives/decisions", headers=admin,
+                          json={"choice_ids": [second], "action": "refuse", "reason": "名额已满"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [(d["choice_id"], d["status"], d["refusal_reason"]) for d in response.get_json()["decided"]] == [
+        (second, "refused", "名额已满")]
+    assert s.choice_of(s.music).decided_by_id == s_admin.id
+
+    # Already decided, unknown, malformed: the envelope says why, and nothing changes.
+    url = f"/api/v1/projects/{s.project.id}/electives/decisions"
+    for body, status, code in [
+        ({"choice_ids": [first, second], "action": "confirm"}, 409, "decided"),
+        ({"choice_ids": [first, 987654], "action": "confirm"}, 400, "choice_ids"),
+        ({"choice_ids": [], "action": "confirm"}, 400, "choice_ids"),
+        ({"choice_ids": [first], "action": "approve"}, 400, "action"),
+        ({"choice_ids": [first], "action": "refuse", "reason": "x" * 201}, 400, "reason"),
+        ({"choice_ids": ["1"], "action": "confirm"}, 400, "choice_ids.0"),
+    ]:
+        answer = api.post(url, headers=admin, json=body)
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (status, code), body
+        assert answer.get_json()["error"]["message"]
+    assert s.choice_of(s.art).status == "pending" and _decisions() == 1
+    assert api.get(f"/api/v1/projects/{s.project.id}/electives?status=maybe", headers=admin).status_code == 400
+
+    mine = s.web.get(f"/api/v1/me/electives?project_id={s.project.id}", headers=s.headers).get_json()
+    assert [(e["course_title"], e["status"], e["refusal_reason"]) for e in mine] == [
+        ("Art elective", "pending", None), ("Music elective", "refused", "名额已满")]
+
+
+def _school_admin():
+    return db.session.execute(select(User).where(User.username == "school_admin")).scalar_one()

@@ -16,9 +16,11 @@ from app.accounts.models import User
 from app.courses import permissions
 from app.courses.models import ElectiveChoice, ElectiveDecision, Project
 from app.extensions import db
+from tests.conftest import Auth, bearer
 from tests.classrooms.world import PERSONAS, Row, check_table_covers, fast_hashing, flashes, run_rows, world  # noqa: F401
 
-MATRIX_ENDPOINTS = {"electives_admin.electives_page", "electives_admin.decide"}
+MATRIX_ENDPOINTS = {"electives_admin.electives_page", "electives_admin.decide",
+                    "courses_api.my_electives", "courses_api.project_electives", "courses_api.decide_electives"}
 
 _n = itertools.count(1)
 SEE_A = "Y Y Y 404 Y 403 403 403 L"
@@ -82,7 +84,8 @@ def test_permission_table(electives_world, side):
 
 
 def test_table_covers_every_endpoint(app):
-    check_table_covers(ROWS, MATRIX_ENDPOINTS, ("electives_admin",), app)
+    pages = {e for e in MATRIX_ENDPOINTS if e.startswith("electives_admin.")}
+    check_table_covers(ROWS, pages, ("electives_admin",), app)
 
 
 #: can_decide_elective(persona, choice of side) for each persona; tutor, class manager, learner and anonymous never
@@ -128,3 +131,38 @@ def test_a_choice_of_a_project_outside_the_admins_scope_is_refused(app, elective
     db.session.rollback()
     assert db.session.get(ElectiveChoice, w["choice_a"]).status == "pending"
     assert db.session.execute(select(ElectiveDecision)).first() is None
+
+
+# ---------------------------------------------------------------- the JSON API, with Bearer tokens
+#: (endpoint, method, build(w, side) -> (path, json body), expected on side a, on side b); "Y"/"H" as in Row
+API_ROWS = [
+    ("courses_api.project_electives", "GET", lambda w, s: (f"/api/v1/projects/{w.obj('project', s)}/electives", None),
+     "Y Y Y 404 Y 403 403 403 401", "Y Y 404 Y 404 403 403 403 401"),
+    ("courses_api.decide_electives", "POST",
+     lambda w, s: (f"/api/v1/projects/{w.obj('project', s)}/electives/decisions",
+                   {"choice_ids": [fresh_choice(w, s)], "action": "confirm"}),
+     "200 200 200 404 200 403 403 403 401", "200 200 404 200 404 403 403 403 401"),
+    ("courses_api.my_electives", "GET", lambda w, s: (f"/api/v1/me/electives?project_id={w.obj('project', s)}", None),
+     "403 403 403 403 403 403 403 200 401", "403 403 403 403 403 403 403 403 401"),
+]
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_api_permission_table(app, electives_world, side):
+    w = electives_world
+    tokens = {p: Auth(app.test_client()).token(f"p_{p}") for p in PERSONAS if p != "anon"}
+    client = app.test_client()
+    problems = []
+    for endpoint, method, build, a, b in API_ROWS:
+        for persona, expected in zip(PERSONAS, (a if side == "a" else b).split(), strict=True):
+            path, body = build(w, side)
+            headers = bearer(tokens[persona]) if persona in tokens else {}
+            response = client.open(path, method=method, json=body, headers=headers)
+            got = str(response.status_code)
+            if expected in ("Y", "H") and response.status_code == 200:
+                got = "Y" if w.names[f"user_{side}"] in response.get_data(as_text=True) else "H"
+            if got != expected:
+                problems.append(f"{endpoint} side={side} {persona}: expected {expected}, got {got}")
+    assert not problems, "\n".join(problems)
+    covered = {row[0] for row in API_ROWS} | {row.endpoint for row in ROWS}
+    assert covered == MATRIX_ENDPOINTS
