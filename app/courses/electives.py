@@ -128,7 +128,7 @@ def unknown_choices_message() -> str:
 
 def _names(choices: list[ElectiveChoice]) -> str:
     names = [f"{c.user.display_name} ({c.course.title})" for c in choices[:10]]
-    return "、".join(names) + ("…" if len(choices) > 10 else "")
+    return ", ".join(names) + (" …" if len(choices) > 10 else "")
 
 
 # ---------------------------------------------------------------- the teacher's side

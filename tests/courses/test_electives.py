@@ -145,6 +145,10 @@ def test_refusal_with_a_reason_keeps_the_course_closed_and_the_teacher_may_choos
     item = re.search(r'data-testid="my-elective" data-course-id="%d">(.*?)</li>' % s.art.id, progress, re.S)
     assert item and "未通过" in item.group(1) and "本学期名额已满" in item.group(1)
 
+    # Staff reading the teacher's progress see it too.
+    staff_view = s.admin_client.get(f"/projects/{s.project.id}/learners/{s.teacher.id}/progress")
+    assert staff_view.status_code == 200
+    assert re.search(r"所选选修课.*?Art elective.*?未通过.*?本学期名额已满", staff_view.get_data(as_text=True), re.S)
     # The admin list shows who refused, when, and why.
     listing = s.admin_client.get(f"/admin/projects/{s.project.id}/electives?status=refused").get_data(as_text=True)
     assert "Li Admin" in listing and "本学期名额已满" in listing
