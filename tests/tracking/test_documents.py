@@ -192,3 +192,23 @@ def test_an_audio_lesson_is_credited_like_a_video_and_refuses_page(setup, player
     response = listener.post({"seq": 99, "position_s": 90, "playing": True, "visible": True, "rate": 1.0,
                               "event": "tick", "page": 1})
     assert response.get_json()["error"]["code"] == "page"
+
+
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+def test_the_reader_page_shows_the_pdf_or_explains_the_download(handbook, client, login):
+    lesson = handbook.lessons[1]
+    login(client, handbook.learner)
+    home = client.get("/").get_data(as_text=True)
+    url = f"/projects/{handbook.project.id}/lessons/{lesson.id}/play"
+    assert f'href="{url}"' in home  # the handbook is a link on 我的学习, not plain text
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="xs-reader"' in html and f'data-page-count="{PAGES}"' in html
+    assert "data-pdf-url=\"/media/" in html and "vendor/pdfjs/pdf.min.js" in html
+
+    lesson.media_key = "docs/handbook.docx"  # LibreOffice was not there when it was uploaded
+    db.session.commit()
+    response = client.get(url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-testid="no-reader"' in html and 'id="xs-reader"' not in html
+    assert "阅读下载的文件不计学时" in html and 'data-testid="download"' in html
