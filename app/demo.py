@@ -57,24 +57,45 @@ def probe_duration_s(path: Path) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+#: the handbook's pages: 600 s over 10 pages, so one page is credited at most 60 s without a turn (R14)
+HANDBOOK_SECTIONS = (
+    ("Welcome", "This handbook is a lesson of its own: read it in the app's reader, turning the pages."),
+    ("Your learning hours", "Hours are credited while a lesson plays, or a document is read, in a visible window."),
+    ("Videos", "Watch every required lesson; replaying adds coverage, not hours beyond the lesson's length."),
+    ("Documents", "The reading clock runs while you turn, scroll or tap; it stops after a minute without any."),
+    ("One page at a time", "A page kept open for a long time earns nothing more until you turn the page."),
+    ("Presence checks", "Answer the presence checks that appear during long lessons."),
+    ("One lesson at a time", "Opening a lesson in a second tab or device moves the credit there."),
+    ("Weak networks", "A dropped connection costs nothing: the player keeps trying and counts the time."),
+    ("Your progress", "Check your hours and what is still missing on the progress page."),
+    ("Questions", "Ask your tutor or class manager; they see the same audit trail as you."),
+)
+
+
 def _generate_pdf(path: Path) -> None:
     from fpdf import FPDF
 
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=16)
-    pdf.cell(0, 12, "Xueshi demo: learner handbook", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=11)
-    for line in (
-        "1. Watch every required lesson; your learning hours are credited while the video plays.",
-        "2. Answer the presence checks that appear during long lessons.",
-        "3. Check your hours and what is still missing on the progress page.",
-    ):
-        pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    for number, (title, text) in enumerate(HANDBOOK_SECTIONS, 1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=16)
+        pdf.cell(0, 12, f"Xueshi learner handbook - {number}. {title}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
     tmp = path.with_name(path.name + ".part")
     pdf.output(str(tmp))
     os.replace(tmp, path)
+
+
+def _handbook_is_current(path: Path) -> bool:
+    """Whether the generated handbook exists with all its pages (an older demo made a one-page one)."""
+    import pypdf
+
+    try:
+        return len(pypdf.PdfReader(str(path)).pages) == len(HANDBOOK_SECTIONS)
+    except (OSError, pypdf.errors.PyPdfError):
+        return False
 
 
 def ensure_demo_media(media_root: Path) -> dict[str, int]:
@@ -87,7 +108,7 @@ def ensure_demo_media(media_root: Path) -> dict[str, int]:
             _generate_video(path, seconds)
         durations[key] = int(round(probe_duration_s(path)))
     pdf_path = media_root / DEMO_PDF[0]
-    if not pdf_path.exists():
+    if not _handbook_is_current(pdf_path):
         _generate_pdf(pdf_path)
     return durations
 

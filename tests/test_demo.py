@@ -60,3 +60,22 @@ def test_demo_learner_sees_project_and_lessons_by_token(app, demo_media, clock):
     visitor = Auth(app.test_client()).token("visitor1", "demo-learner")
     assert client.get("/api/v1/me/projects", headers=bearer(visitor)).get_json() == []
     assert client.get(f"/api/v1/projects/{projects[0]['id']}/lessons", headers=bearer(visitor)).status_code == 403
+
+
+def test_demo_handbook_opens_in_the_reader(app, demo_media, clock):
+    """The PDF handbook is a document lesson the reader can open: its 10 pages are counted and reported."""
+    app.config["MEDIA_ROOT"] = str(demo_media)
+    load_demo(demo_media)
+    client = app.test_client()
+    token = Auth(client).token("learner1", "demo-learner")
+    project = client.get("/api/v1/me/projects", headers=bearer(token)).get_json()[0]
+    lessons = client.get(f"/api/v1/projects/{project['id']}/lessons", headers=bearer(token)).get_json()
+    handbook = next(lesson for lesson in lessons if lesson["kind"] == "document")
+    opened = client.post("/api/v1/playback/sessions", headers=bearer(token),
+                         json={"lesson_id": handbook["id"], "project_id": project["id"]})
+    assert opened.status_code == 201, opened.get_data(as_text=True)
+    assert (opened.get_json()["kind"], opened.get_json()["page_count"]) == ("document", 10)
+    beat = client.post(f"/api/v1/playback/sessions/{opened.get_json()['session_id']}/heartbeats", headers=bearer(token),
+                       json={"seq": 1, "position_s": 0, "playing": True, "visible": True, "rate": 1, "event": "play",
+                             "page": 10})
+    assert beat.status_code == 200 and beat.get_json()["accepted"]

@@ -138,6 +138,8 @@ class Lesson(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     #: storage key of the lesson's source file under MEDIA_ROOT (ASCII, generated)
     media_key: Mapped[str | None] = mapped_column(String(255))
+    #: pages of a document lesson's PDF, counted on the server (the reader's `page` is checked against it)
+    page_count: Mapped[int | None] = mapped_column(Integer)
     #: archived: kept with every credited second, but no longer offered for study
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

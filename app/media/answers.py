@@ -113,6 +113,8 @@ class LessonMediaOut(BaseModel):
     renditions: list[SignedRendition]
     poster_url: str | None
     document_url: str | None
+    #: the PDF the app's reader shows (None: the document is offered as a download only)
+    pdf_url: str | None = None
     expires_at: datetime
     ttl_s: int
     state: str | None

@@ -141,6 +141,8 @@ class LessonMedia:
     poster_key: str | None
     document_key: str | None
     state: str  # "ready", "processing" or "missing"
+    #: the PDF the reader shows (the document itself, or its conversion); None: download only
+    pdf_key: str | None = None
 
 
 def get_lesson_media(lesson: Lesson) -> LessonMedia:
@@ -153,11 +155,11 @@ def get_lesson_media(lesson: Lesson) -> LessonMedia:
             Rendition(r.storage_key, r.height, r.width, r.bitrate, r.label, r.content_type)
             for r in sorted(asset.renditions, key=lambda r: (r.height, r.bitrate))
         )
-        return LessonMedia(renditions, asset.poster_key, asset.document_key, "ready")
+        return LessonMedia(renditions, asset.poster_key, asset.document_key, "ready", asset.reader_key)
     key = lesson.media_key
     if key and signing.is_valid_key(key):
         if lesson.kind == "document":
-            return LessonMedia((), None, key, "ready")
+            return LessonMedia((), None, key, "ready", key if key.lower().endswith(".pdf") else None)
         return LessonMedia((Rendition(key, None, None, None, "source", None),), None, None, "ready")
     from app.media.models import MediaAsset
 
@@ -188,6 +190,7 @@ def media_urls(media: LessonMedia, now: datetime, ttl_s: int, secret: str, url_p
         ],
         "poster_url": url(media.poster_key),
         "document_url": url(media.document_key),
+        "pdf_url": url(media.pdf_key),
         "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z"),
         "ttl_s": int(ttl_s),
         "state": media.state,
@@ -200,3 +203,28 @@ def get_signed_media(lesson: Lesson, url_prefix: str = "") -> dict:
     return media_urls(
         get_lesson_media(lesson), clock.now(), config["MEDIA_URL_TTL_S"], config["MEDIA_SIGNING_KEY"], url_prefix
     )
+
+
+def get_document_page_count(lesson: Lesson) -> int | None:
+    """Return the page count of a document lesson's PDF (None without one), counting it once if unknown.
+
+    Uploads are counted by the media job; a lesson whose file was placed by
+    hand (the demo, an import) is counted here, on first use, and stored.
+    """
+    from app.common.db import write_transaction
+    from app.media.probe import ProbeError, check_pdf
+    from app.media.storage import get_storage
+
+    if lesson.page_count:
+        return lesson.page_count
+    key = get_lesson_media(lesson).pdf_key
+    if key is None:
+        return None
+    try:
+        pages = check_pdf(get_storage().path(key))
+    except (ProbeError, ValueError):
+        return None
+    lesson_id = lesson.id
+    with write_transaction():
+        db.session.get(Lesson, lesson_id).page_count = pages
+    return pages

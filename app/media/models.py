@@ -57,6 +57,10 @@ class MediaAsset(db.Model):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     poster_key: Mapped[str | None] = mapped_column(String(255))
+    #: the PDF the reader shows: the source itself, or its LibreOffice conversion (None: offered as a download)
+    pdf_key: Mapped[str | None] = mapped_column(String(255))
+    #: pages of that PDF
+    page_count: Mapped[int | None] = mapped_column(Integer)
     thumbnail_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
@@ -80,6 +84,11 @@ class MediaAsset(db.Model):
     @property
     def document_key(self) -> str | None:
         return self.source_key if self.kind == "document" and self.state == "done" else None
+
+    @property
+    def reader_key(self) -> str | None:
+        """The PDF the reader shows, once the job is done (None for a document left as a download)."""
+        return self.pdf_key if self.kind == "document" and self.state == "done" else None
 
     @property
     def document_is_inline(self) -> bool:

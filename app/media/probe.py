@@ -166,6 +166,8 @@ class ProbeResult:
     size_bytes: int
     duration_s: float | None = None
     streams: tuple[Stream, ...] = field(default_factory=tuple)
+    #: pages of a PDF (None for anything else)
+    page_count: int | None = None
 
     @property
     def video(self) -> Stream | None:
@@ -588,11 +590,10 @@ def probe_file(path: str | os.PathLike, tools: Tools | None = None, *, timeout_s
         raise ProbeError("playlist", "the file starts like an M3U/HLS playlist")
     sniffed = sniff(path)
     document = _document_type(path, head, sniffed)
-    if document == _PDF:
-        check_pdf(path)
     if document:
         return ProbeResult(kind="document", format_name=document[0], content_type=document[1],
-                           extension=document[0], size_bytes=size)
+                           extension=document[0], size_bytes=size,
+                           page_count=check_pdf(path) if document == _PDF else None)
     if head.startswith(b"PK\x03\x04") or head.startswith(_OLE_MAGIC):
         raise ProbeError("unknown_type", f"content looks like {sniffed.extension or 'an archive'}")
     tools = tools or Tools.resolve()

@@ -33,7 +33,7 @@ from app.media import permissions
 from app.media.models import MediaAsset, MediaRendition, TranscodeJob, UploadSession
 from app.media.probe import ProbeError, Tools, probe_file, reason_message
 from app.media.storage import LocalStorage, asset_key, get_storage, new_uid, sha256_file
-from app.media.transcode import Cancelled, Output, Settings, transcode
+from app.media.transcode import Cancelled, Output, Settings, convert_to_pdf, transcode, which_soffice
 
 log = logging.getLogger(__name__)
 
@@ -386,9 +386,12 @@ def _mark_failed(job: TranscodeJob, code: str, detail: str) -> None:
 def _drop_outputs(asset: MediaAsset) -> None:
     """Remove the renditions and pictures an attempt published (rows first, then files)."""
     keys = [r.storage_key for r in asset.renditions] + [k for k in (asset.poster_key, asset.thumbnail_key) if k]
+    if asset.pdf_key and asset.pdf_key != asset.source_key:  # a conversion, not the source itself
+        keys.append(asset.pdf_key)
     db.session.execute(delete(MediaRendition).where(MediaRendition.asset_id == asset.id))
     db.session.expire(asset, ["renditions"])
-    asset.poster_key = asset.thumbnail_key = None
+    asset.poster_key = asset.thumbnail_key = asset.pdf_key = None
+    asset.page_count = None
     storage = get_storage()
     for key in keys:
         storage.delete(key)
@@ -487,11 +490,14 @@ def do_run_transcode_job(job_id: int) -> str:
             ctx.published += [poster.key, thumb.key]
         else:
             poster = thumb = None
+            pdf_key, page_count = _document_pdf(ctx, uid, final_key, source, probe, work_name)
         with write_transaction():
             job = db.session.get(TranscodeJob, job_id)
             if job.state != "running":
                 raise Cancelled()
             asset = job.asset
+            if probe.kind == "document":
+                asset.pdf_key, asset.page_count = pdf_key, page_count
             job.state, job.progress, job.finished_at, job.heartbeat_at = "done", 1.0, clock.now(), clock.now()
             asset.state, asset.progress = "done", 1.0
             if poster is not None:
@@ -511,6 +517,27 @@ def do_run_transcode_job(job_id: int) -> str:
         return "failed"
     finally:
         ctx.storage.remove_work_dir(work_name)
+
+
+def _document_pdf(ctx: _JobContext, uid: str, source_key: str, source: Path, probe, work_name: str
+                  ) -> tuple[str | None, int | None]:
+    """Return (storage key, page count) of the PDF the reader shows: the source itself, or its conversion.
+
+    Slides and Word documents are converted with LibreOffice headless when it is
+    installed; otherwise (None, None): the lesson offers the original as a download.
+    """
+    if probe.page_count:
+        return source_key, probe.page_count
+    soffice = which_soffice(current_app.config.get("SOFFICE_BINARY"))
+    if soffice is None:
+        log.info("media job %s: LibreOffice is not installed; %s stays a download", ctx.job_id, probe.format_name)
+        return None, None
+    _beat(ctx, 0.1, force=True)
+    made, pages = convert_to_pdf(source, ctx.storage.work_dir(work_name), soffice,
+                                 float(current_app.config.get("MEDIA_CONVERT_TIMEOUT_S") or 300))
+    stored = ctx.storage.put_file(made, asset_key(uid, "document.pdf"))
+    ctx.published.append(stored.key)
+    return stored.key, pages
 
 
 def _fail(ctx: _JobContext, code: str, detail: str, only_if_running: bool = False) -> None:
@@ -535,6 +562,7 @@ def _update_lesson(asset: MediaAsset) -> None:
     lesson.media_key = asset.source_key
     if asset.kind in ("video", "audio") and asset.duration_s:
         lesson.duration_s = int(round(asset.duration_s))
+    lesson.page_count = asset.page_count if asset.kind == "document" else None
 
 
 # -------------------------------------------------------------------------------------------- sweeping

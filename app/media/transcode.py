@@ -31,8 +31,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-from app.media.probe import (FORMAT_WHITELIST, ProbeError, ProbeResult, Tools, clean_stderr, count_decode_errors,
-                             is_partial_file, probe_file)
+from app.media.probe import (FORMAT_WHITELIST, ProbeError, ProbeResult, Tools, check_pdf, clean_stderr,
+                             count_decode_errors, is_partial_file, probe_file)
 
 
 class TranscodeError(ProbeError):
@@ -560,3 +560,38 @@ def _transcode_audio(source, probe, work_dir, settings, tools, on_progress, on_o
     if on_progress:
         on_progress(1.0)
     return result
+
+
+# --------------------------------------------------------------------------------------- documents
+
+
+def which_soffice(configured: str | None = None) -> str | None:
+    """Return LibreOffice's `soffice` (the configured path, else the one on PATH), or None."""
+    import shutil
+
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def convert_to_pdf(source: Path, work_dir: Path, soffice: str, timeout_s: float = 300.0) -> tuple[Path, int]:
+    """Convert slides or a Word document to PDF with LibreOffice headless; return (the PDF, its page count).
+
+    LibreOffice gets a profile of its own in the work folder, so two jobs never share (and lock) one.
+    Raises TranscodeError("bad_document") when it makes no readable PDF.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    profile = work_dir / "lo-profile"
+    out_dir = work_dir / "pdf"
+    out_dir.mkdir(exist_ok=True)
+    cmd = [soffice, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless", "--norestore",
+           "--convert-to", "pdf", "--outdir", str(out_dir), str(source)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise TranscodeError("timeout", "LibreOffice took too long to convert the document") from exc
+    made = out_dir / (source.stem + ".pdf")
+    if done.returncode != 0 or not made.exists():
+        words = clean_stderr((done.stderr or b"").decode("utf-8", "replace"), source, work_dir)
+        raise TranscodeError("bad_document", f"LibreOffice made no PDF: {words}"[:500])
+    return made, check_pdf(made)

@@ -32,6 +32,11 @@ class SessionOpened(BaseModel):
     resume_position_s: float
     max_position_s: float
     is_seek_ahead_forbidden: bool
+    #: "video", "audio" or "document" (a document session takes the reader's heartbeats, with `page`)
+    kind: str
+    #: pages of a document (None for video and audio), and the page the reader showed last
+    page_count: int | None
+    page: int | None
     lesson: LessonState
     presence_check: PresenceCheckOut | None
 
@@ -66,6 +71,9 @@ class LessonProgressOut(BaseModel):
     resume_position_s: float
     max_position_s: float
     segments: list[list[float]]
+    #: documents: pages of the PDF and how many distinct ones the reader showed (never credited by themselves)
+    page_count: int | None
+    pages_viewed: int
 
 
 class ProgressOut(BaseModel):
@@ -97,15 +105,25 @@ class CreditWindowOut(BaseModel):
     credited_s: float
 
 
+class PageViewOut(BaseModel):
+    page: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    reports: int
+
+
 class AuditSessionOut(BaseModel):
     id: int
     status: str
+    #: superseded by a session opened on the same device (a reload): "reopened"
+    is_reopened: bool
     opened_at: datetime
     closed_at: datetime | None
     user_agent: str
     credited_s: float
     reasons: list[ReasonOut]
     windows: list[CreditWindowOut]
+    pages: list[PageViewOut]
 
 
 class CorrectionOut(BaseModel):
@@ -134,6 +152,9 @@ class AuditOut(BaseModel):
     covered_s: float
     complete: bool
     segments: list[list[float]]
+    page_count: int | None
+    #: the distinct pages the reader showed, in order
+    pages_viewed: list[int]
     recomputed_s: float
     reasons: list[ReasonOut]
     sessions: list[AuditSessionOut]

@@ -31,6 +31,8 @@ class _Body(BaseModel):
 class OpenSessionBody(_Body):
     lesson_id: Id
     project_id: Id
+    #: the random id the player or reader keeps in the browser (localStorage): the same device reopening
+    device_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
 
 
 class HeartbeatBody(_Body):
@@ -41,6 +43,8 @@ class HeartbeatBody(_Body):
     rate: Seconds
     event: Literal["tick", "play", "pause", "seek", "ended", "hidden", "shown"]
     from_position_s: Seconds | None = None
+    #: the page a document reader shows (R14)
+    page: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 class PresenceBody(_Body):
@@ -82,7 +86,8 @@ def _project_id_arg() -> int:
 def open_session():
     body = parse_json(OpenSessionBody, max_bytes=1024)
     answer = service.do_open_session(
-        current_user, body.project_id, body.lesson_id, request.user_agent.string if request.user_agent else ""
+        current_user, body.project_id, body.lesson_id, request.user_agent.string if request.user_agent else "",
+        body.device_id,
     )
     return jsonify(answer), 201
 

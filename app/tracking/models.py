@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -95,6 +96,10 @@ class PlaybackSession(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: the browser that opened it (shown in the audit: two devices, two tabs)
     user_agent: Mapped[str] = mapped_column(String(255), default="")
+    #: the random id the player or reader keeps in the browser's localStorage ("" when not sent)
+    device_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: superseded by a session opened on the same device (a reload, a second open): "reopened" in the audit
+    is_reopened: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # The last accepted heartbeat (R2, R9); last_at_ms is NULL before the first one.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
@@ -105,6 +110,9 @@ class PlaybackSession(db.Model):
     rate: Mapped[float] = mapped_column(Float, default=1.0)
     #: earliest server time the next interval may be credited from (rules.SessionState)
     credit_from_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: document sessions (R14): the page shown in the last accepted heartbeat, and when it last changed
+    page: Mapped[int | None] = mapped_column(Integer)
+    page_turned_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     #: credited to this session so far
     credited_ms: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -231,3 +239,21 @@ class CreditCorrection(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class DocumentPageView(db.Model):
+    """A page a document session's reader showed (R14): recorded for the audit, never credited by itself."""
+
+    __tablename__ = "document_page_views"
+    __table_args__ = (
+        CheckConstraint("page >= 1 AND reports >= 1 AND last_seen_ms >= first_seen_ms", name="valid"),
+    )
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="CASCADE"), primary_key=True)
+    #: 1-based page number, within the document's page count
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: server times of the first and the last heartbeat that reported it (epoch ms UTC)
+    first_seen_ms: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger)
+    #: heartbeats that reported it
+    reports: Mapped[int] = mapped_column(Integer, default=1)

@@ -17,6 +17,7 @@ How one heartbeat is credited (`process_heartbeat`):
   R6  `split_by_day`             windows cut at local midnight (project time zone)
   R4/R6 `apply_caps`             lesson cap and daily cap, earliest seconds first
   R8  `advance_presence`         playing time towards the next presence check
+  R14 `reading_until_ms`         a document reader that shows one page too long earns nothing more
 
 "Available wall time": an interval may use the wall time since its previous
 heartbeat, plus what the previous creditable interval left unused (at most G),
@@ -50,6 +51,7 @@ REASONS = (
     "outside_window",  # before the project's start or after its end
     "superseded",  # heartbeat of a session replaced by a newer one
     "replayed_seq",  # heartbeat whose seq was not above the last accepted one
+    "same_page",  # a document reader kept one page longer than its allowance without turning (R14)
 )
 
 EVENTS = ("tick", "play", "pause", "seek", "ended", "hidden", "shown")
@@ -60,6 +62,8 @@ MAX_RATE_ACCEPTED = 16.0
 POSITION_SLACK_MS = 2 * MS  # positions may exceed the probed duration by this much
 #: a position this little behind the previous one is a frozen player, not a jump
 BACKWARD_TOLERANCE_MS = 1 * MS
+#: R14: the reader's clock stops this long after the reader's last action; one page is credited at least this long
+READING_IDLE_MS = 60 * MS
 
 
 # --------------------------------------------------------------------------- data
@@ -579,6 +583,37 @@ def apply_caps(
     return credited
 
 
+# ---------------------------------------------------------------- R14 documents
+
+
+def page_allowance_ms(duration_ms: int, page_count: int) -> int:
+    """R14: how long one page may stay shown and still be credited: max(60 s, D / pages)."""
+    return max(READING_IDLE_MS, duration_ms // max(1, page_count))
+
+
+def reading_until_ms(page_turned_ms: int | None, duration_ms: int, page_count: int) -> int | None:
+    """R14: the server time after which a document session earns nothing until the page changes.
+
+    The server cannot see the reader act; what it sees is the page shown. A
+    session that keeps one page longer than page_allowance_ms earns nothing
+    more until another page is shown (None before the first page is reported).
+    """
+    if page_turned_ms is None:
+        return None
+    return page_turned_ms + page_allowance_ms(duration_ms, page_count)
+
+
+def clip_to_reading(window: Piece, until_ms: int | None, reasons: Tally) -> Piece | None:
+    """R14: the part of a window before `until_ms` (the rest is tallied as "same_page")."""
+    if until_ms is None or window.end_ms <= until_ms:
+        return window
+    if window.start_ms >= until_ms:
+        reasons.add("same_page", window.ms)
+        return None
+    reasons.add("same_page", window.end_ms - until_ms)
+    return window.cut(window.start_ms, until_ms)
+
+
 # ------------------------------------------------------------------- one heartbeat
 
 
@@ -592,11 +627,13 @@ def process_heartbeat(
     lesson_credited_ms: int,
     day_credited_ms: Mapping[date, int],
     rng: random.Random,
+    reading_until: int | None = None,
 ) -> Outcome:
     """Apply every rule to one heartbeat received at now_ms (server time).
 
     `hb` must have passed check_bounds. `day_credited_ms` holds the user's
     credited total of every day in days_to_read(now_ms, settings).
+    `reading_until` (document sessions, R14): nothing after it is credited.
     """
     reasons = Tally()
     if is_replayed(session, hb):
@@ -616,9 +653,12 @@ def process_heartbeat(
     if session.at_ms is not None:
         interval = interval_credit(session, hb, now_ms, settings, credited_until, reasons)
         base_ms, credit_from = interval.base_ms, interval.next_credit_from_ms
-        if interval.window is not None:
-            credited_until = max(credited_until, interval.window.end_ms)
-            now_part, held_part = split_by_presence(interval.window, user, now_ms, settings, reasons)
+        window = interval.window
+        if window is not None:
+            credited_until = max(credited_until, window.end_ms)
+            window = clip_to_reading(window, reading_until, reasons)
+        if window is not None:
+            now_part, held_part = split_by_presence(window, user, now_ms, settings, reasons)
             now_part = split_by_day(clip_to_project_window(now_part, settings, reasons), settings.timezone)
             held_part = split_by_day(clip_to_project_window(held_part, settings, reasons), settings.timezone)
             held += held_part

@@ -66,6 +66,7 @@ from app.tracking.models import (
     CreditCorrection,
     CreditWindow,
     DailyCredit,
+    DocumentPageView,
     LessonProgress,
     PlaybackSession,
     PresenceCheck,
@@ -85,6 +86,7 @@ REASON_LABELS = {
     "outside_window": _l("Outside the project's dates"),
     "superseded": _l("Playback continued in another window or device"),
     "replayed_seq": _l("Repeated or late report (ignored)"),
+    "same_page": _l("The reader kept one page too long without turning it"),
 }
 
 #: project settings and lesson durations are cached per worker for this long
@@ -97,6 +99,7 @@ U = TrackingUserState.__table__
 D = DailyCredit.__table__
 W = CreditWindow.__table__
 C = PresenceCheck.__table__
+V = DocumentPageView.__table__
 
 
 def _s(ms: int | None) -> float:
@@ -117,6 +120,14 @@ class LessonContext:
     interval_s: int
     is_seek_ahead_forbidden: bool
     fetched_at: float
+    #: "video", "audio" or "document"; a document session takes reader heartbeats (R14)
+    kind: str = "video"
+    #: pages of a document's PDF (the `page` field is checked against it)
+    page_count: int | None = None
+
+    @property
+    def is_document(self) -> bool:
+        return self.kind == "document"
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,8 @@ def _make_context(project: Project, lesson: Lesson) -> LessonContext:
         interval_s=project.effective_heartbeat_interval_s(),
         is_seek_ahead_forbidden=project.is_seek_ahead_forbidden,
         fetched_at=time.monotonic(),
+        kind=lesson.kind,
+        page_count=lesson.page_count,
     )
     _cache()["contexts"][(project.id, lesson.id)] = ctx
     return ctx
@@ -242,6 +255,7 @@ READ_STATE = (
     select(
         S.c.user_id, S.c.project_id, S.c.lesson_id, S.c.status, S.c.last_seq, S.c.last_at_ms, S.c.last_position_ms,
         S.c.is_playing, S.c.is_visible, S.c.rate, S.c.credit_from_ms, S.c.credited_ms, S.c.held, S.c.reasons,
+        S.c.page, S.c.page_turned_ms,
         P.c.id.label("progress_id"), P.c.credited_ms.label("lesson_ms"), P.c.covered, P.c.covered_ms,
         P.c.is_complete, P.c.max_position_ms,
         U.c.credited_until_ms, U.c.playing_ms, U.c.next_check_after_ms, U.c.pending_check_id, U.c.pending_due_ms,
@@ -270,6 +284,16 @@ EXTEND_WINDOW = update(W).where(W.c.id == bindparam("window_id")).values(
     ended_ms=bindparam("end_ms"), to_position_ms=bindparam("to_ms"), credited_ms=W.c.credited_ms + bindparam("add_ms"))
 INSERT_WINDOW = insert(W)
 ADD_TO_DAY = {"sqlite": _add_to_day(sqlite), "postgresql": _add_to_day(postgresql)}
+
+
+def _see_page(dialect) -> object:
+    stmt = dialect.insert(V)
+    return stmt.on_conflict_do_update(index_elements=[V.c.session_id, V.c.page],
+                                      set_={"last_seen_ms": stmt.excluded.last_seen_ms, "reports": V.c.reports + 1})
+
+
+#: a document session's reader showed a page (R14)
+SEE_PAGE = {"sqlite": _see_page(sqlite), "postgresql": _see_page(postgresql)}
 INSERT_CHECK = insert(C)
 
 
@@ -431,8 +455,11 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
 
 
 def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before: rules.UserState,
-           done: _Computed) -> None:
-    """Write what the rules decided for one session of a user whose lock is held."""
+           done: _Computed, reading: dict | None = None) -> None:
+    """Write what the rules decided for one session of a user whose lock is held.
+
+    `reading`: a document session's new `page` and `page_turned_ms` (R14).
+    """
     out = done.out
     state = out.session
     conn.execute(UPDATE_SESSION, {
@@ -447,6 +474,7 @@ def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before:
         "credited_ms": row.credited_ms + out.credited_ms,
         "held": _held_json(state.held),
         "reasons": out.reasons.merge_into(row.reasons) if out.reasons else row.reasons,
+        **(reading or {}),
     })
     for extends, run in _window_runs(row, out.credited):
         if extends:
@@ -543,25 +571,51 @@ def _issue_check(conn: Connection, user_id: int, session_id: int, due_ms: int) -
 # ----------------------------------------------------------------- use cases
 
 
-def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str = "") -> dict:
+def _check_document(lesson: Lesson) -> None:
+    """A document lesson opens only with a PDF the reader can show and its page count (R14)."""
+    from app.media.delivery import get_document_page_count
+
+    if not get_document_page_count(lesson):
+        raise Conflict(_("This document cannot be read in the app yet (it is still being processed, or it can "
+                         "only be downloaded). Reading it here is what earns learning hours."),
+                       code="document_not_readable")
+
+
+def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str = "", device_id: str = "") -> dict:
     """Open a playback session, superseding every other open session of the user (R5).
 
     Raises Forbidden/NotFound when the lesson is not open to the user in that project (R7),
-    Conflict when the lesson has no duration yet (media still being processed).
+    Conflict when the lesson has no duration yet (media still being processed) or is a document
+    without a PDF to read. `device_id` is the random id the player or reader keeps in the
+    browser: an open session of the same device is marked reopened (a reload), not taken over;
+    crediting is the same either way.
     """
     project, lesson = courses.get_project_lesson(user, project_id, lesson_id)
     if not lesson.duration_s or lesson.duration_s <= 0:
         raise Conflict(_("This lesson is not ready to play yet. Try again later."), code="lesson_not_ready")
+    if lesson.kind == "document":
+        _check_document(lesson)
     ctx = _make_context(project, lesson)  # opening a session refreshes the cached settings
     user_id = user.id
+    device_id = (device_id or "")[:64]
     with user_write_lock([user_id]) as conn:
         now = clock.now()
-        for old_id in conn.execute(select(S.c.id).where(S.c.user_id == user_id, S.c.status == "open")).scalars().all():
-            _close_session(conn, old_id, "superseded", now, "superseded")
+        for old in conn.execute(select(S.c.id, S.c.device_id).where(S.c.user_id == user_id,
+                                                                    S.c.status == "open")).all():
+            _close_session(conn, old.id, "superseded", now, "superseded")
+            if device_id and old.device_id == device_id:
+                conn.execute(UPDATE_SESSION, {"session_id": old.id, "is_reopened": True})
         _ensure_progress(conn, user_id, project.id, lesson.id)
+        # A reader's page and when it was turned carry over to the next session of the lesson (R14):
+        # reopening does not restart the page allowance.
+        before = conn.execute(select(S.c.page, S.c.page_turned_ms).where(
+            S.c.user_id == user_id, S.c.project_id == project.id, S.c.lesson_id == lesson.id)
+            .order_by(S.c.id.desc()).limit(1)).first() if ctx.is_document else None
         session_id = conn.execute(insert(S).values(
             user_id=user_id, project_id=project.id, lesson_id=lesson.id, status="open", opened_at=now,
-            user_agent=(user_agent or "")[:255])).inserted_primary_key[0]
+            user_agent=(user_agent or "")[:255], device_id=device_id,
+            page=before.page if before else None,
+            page_turned_ms=before.page_turned_ms if before else None)).inserted_primary_key[0]
         progress = conn.execute(
             select(P.c.resume_position_ms, P.c.max_position_ms, P.c.credited_ms, P.c.covered_ms, P.c.is_complete)
             .where(P.c.user_id == user_id, P.c.project_id == project.id, P.c.lesson_id == lesson.id)).one()
@@ -579,6 +633,9 @@ def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str
         "resume_position_s": _s(resume),
         "max_position_s": _s(progress.max_position_ms),
         "is_seek_ahead_forbidden": ctx.is_seek_ahead_forbidden,
+        "kind": lesson.kind,
+        "page_count": ctx.page_count if ctx.is_document else None,
+        "page": before.page if ctx.is_document and before else None,
         "lesson": {"credited_s": _s(progress.credited_ms), "covered_s": _s(progress.covered_ms),
                    "complete": bool(progress.is_complete)},
         "presence_check": presence,
@@ -596,6 +653,8 @@ class HeartbeatInput:
     rate: float
     event: str
     from_position_s: float | None = None
+    #: the page a document reader shows (R14); refused in a video or audio session
+    page: int | None = None
 
 
 _FIELD_MESSAGES = {
@@ -604,7 +663,28 @@ _FIELD_MESSAGES = {
     "from_position_s": _l("from_position_s must be sent with a seek only, between 0 and the lesson's duration."),
     "rate": _l("rate must be between 0.0625 and 16."),
     "event": _l("event must be one of tick, play, pause, seek, ended, hidden, shown."),
+    "page": _l("page must be a page number of the document, and only a document reader sends it."),
 }
+
+
+def _page_field_error(ctx: LessonContext, page: int | None) -> str | None:
+    """R10 + R14: `page` only in a document session, within the document's page count."""
+    if page is None:
+        return None
+    if not ctx.is_document or not ctx.page_count or not 1 <= page <= ctx.page_count:
+        return "page"
+    return None
+
+
+def _reading(ctx: LessonContext, row, page: int | None, now_ms: int) -> tuple[int | None, dict | None]:
+    """R14 for a document session: (credit stops after this server time, the session's new page fields)."""
+    if not ctx.is_document:
+        return None, None
+    until = rules.reading_until_ms(row.page_turned_ms, ctx.duration_ms, ctx.page_count or 1)
+    turned = row.page_turned_ms
+    if turned is None or (page is not None and page != row.page):
+        turned = now_ms  # the first page shown, or a page turned
+    return until, {"page": row.page if page is None else page, "page_turned_ms": turned}
 
 
 def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict:
@@ -624,7 +704,7 @@ def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict
         event=body.event,
         from_position_ms=None if body.from_position_s is None else rules.seconds_to_ms(body.from_position_s),
     )
-    field = rules.check_bounds(hb, ctx.duration_ms)
+    field = rules.check_bounds(hb, ctx.duration_ms) or _page_field_error(ctx, body.page)
     if field is not None:
         raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
     error: Exception | None = None
@@ -638,13 +718,17 @@ def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict
                 _count_reason(conn, session_id, row.reasons, "superseded")
         else:
             user_state = _user_state(row)
+            until, reading = _reading(ctx, row, body.page, now_ms)
             out = rules.process_heartbeat(_session_state(row), user_state, hb, now_ms, ctx.settings,
-                                          ctx.duration_ms, row.lesson_ms, totals, _rng)
+                                          ctx.duration_ms, row.lesson_ms, totals, _rng, reading_until=until)
             if out.is_check_due:
                 out = replace(out, user=rules.issue_check(out.user, _issue_check(conn, user_id, session_id, now_ms),
                                                           now_ms))
             done = _compute(ctx, row, out, now)
-            _write(conn, session_id, key, row, user_state, done)
+            _write(conn, session_id, key, row, user_state, done, reading if out.accepted else None)
+            if out.accepted and body.page is not None:
+                conn.execute(SEE_PAGE[_dialect()], {"session_id": session_id, "page": body.page,
+                                                    "first_seen_ms": now_ms, "last_seen_ms": now_ms, "reports": 1})
             answer = {
                 "accepted": out.accepted,
                 "credited_s_session": _s(row.credited_ms + out.credited_ms),
@@ -799,7 +883,19 @@ def _closed_reason(project: Project, user: User, lesson: Lesson) -> str:
     return "made_elective"
 
 
-def _progress_item(lesson: Lesson, row: LessonProgress | None, resume_ms: int) -> dict:
+def _pages_viewed(user_id: int, project_id: int, lesson_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
+    """Return {lesson_id: the distinct pages the user's reader showed, sorted} in the project (R14)."""
+    query = (select(S.c.lesson_id, V.c.page).distinct().select_from(V.join(S, S.c.id == V.c.session_id))
+             .where(S.c.user_id == user_id, S.c.project_id == project_id).order_by(S.c.lesson_id, V.c.page))
+    if lesson_ids is not None:
+        query = query.where(S.c.lesson_id.in_(list(lesson_ids)))
+    pages: dict[int, list[int]] = {}
+    for lesson_id, page in db.session.execute(query):
+        pages.setdefault(lesson_id, []).append(page)
+    return pages
+
+
+def _progress_item(lesson: Lesson, row: LessonProgress | None, resume_ms: int, pages: list[int] | None = None) -> dict:
     return {
         "lesson_id": lesson.id,
         "course_id": lesson.module.course_id,
@@ -812,6 +908,8 @@ def _progress_item(lesson: Lesson, row: LessonProgress | None, resume_ms: int) -
         "resume_position_s": _s(resume_ms),
         "max_position_s": _s(row.max_position_ms if row else 0),
         "segments": _segments_s(row.covered if row else []),
+        "page_count": lesson.page_count if lesson.kind == "document" else None,
+        "pages_viewed": len(pages or ()),
         "is_open": True,
         "closed_reason": None,
         "closed_reason_text": None,
@@ -838,13 +936,14 @@ def get_project_progress(user: User, project: Project) -> dict:
             S.c.user_id == user.id, S.c.status == "open", S.c.project_id == project.id, S.c.last_at_ms.is_not(None)
         )
     ).first()
+    pages = _pages_viewed(user.id, project.id)
     items = []
     for lesson in lessons:
         row = rows.get(lesson.id)
         resume_ms = row.resume_position_ms if row else 0
         if playing_now is not None and playing_now.lesson_id == lesson.id:
             resume_ms = playing_now.last_position_ms
-        items.append(_progress_item(lesson, row, resume_ms))
+        items.append(_progress_item(lesson, row, resume_ms, pages.get(lesson.id)))
     open_count = len(items)
     closed_ids = sorted(set(rows) - {lesson.id for lesson in lessons})
     if closed_ids:
@@ -853,7 +952,7 @@ def get_project_progress(user: User, project: Project) -> dict:
         ).scalars().all()
         for lesson in sorted(closed, key=lambda x: (x.module.course_id, x.module.position, x.position, x.id)):
             row = rows[lesson.id]
-            item = _progress_item(lesson, row, row.resume_position_ms)
+            item = _progress_item(lesson, row, row.resume_position_ms, pages.get(lesson.id))
             reason = _closed_reason(project, user, lesson)
             item.update(is_open=False, closed_reason=reason, closed_reason_text=closed_reason_label(reason))
             items.append(item)
@@ -930,6 +1029,13 @@ def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
             .order_by(CreditCorrection.created_at)
         )
     )
+    page_views: dict[int, list[dict]] = {}
+    if sessions and lesson.kind == "document":
+        for view in db.session.execute(select(V).where(V.c.session_id.in_([s.id for s in sessions]))
+                                       .order_by(V.c.session_id, V.c.page)):
+            page_views.setdefault(view.session_id, []).append({
+                "page": view.page, "first_seen_at": rules.from_ms(view.first_seen_ms),
+                "last_seen_at": rules.from_ms(view.last_seen_ms), "reports": view.reports})
     checks = []
     if sessions:
         checks = list(
@@ -955,6 +1061,7 @@ def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
             {
                 "id": session.id,
                 "status": session.status,
+                "is_reopened": session.is_reopened,
                 "opened_at": session.opened_at,
                 "closed_at": session.closed_at,
                 "user_agent": session.user_agent,
@@ -971,6 +1078,7 @@ def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
                     }
                     for w in own
                 ],
+                "pages": page_views.get(session.id, []),
             }
         )
     recomputed_ms += sum(row.CreditCorrection.delta_ms for row in corrections)
@@ -983,6 +1091,8 @@ def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
         "covered_s": _s(progress.covered_ms if progress else 0),
         "complete": bool(progress and progress.is_complete),
         "segments": _segments_s(progress.covered if progress else []),
+        "page_count": lesson.page_count if lesson.kind == "document" else None,
+        "pages_viewed": sorted({view["page"] for views in page_views.values() for view in views}),
         "recomputed_s": _s(recomputed_ms),
         "reasons": _reason_list(totals),
         "sessions": session_items,

@@ -23,12 +23,14 @@ bp = Blueprint("tracking", __name__)
 @bp.get("/projects/<int:project_id>/lessons/<int:lesson_id>/play")
 @login_required
 def player(project_id: int, lesson_id: int):
-    """Play a lesson; player.js reports what the player does to the tracking API."""
+    """Play a lesson (player.js) or read a document (reader.js); both report to the tracking API."""
     project, lesson = courses.get_project_lesson(current_user, project_id, lesson_id)
-    if lesson.kind not in ("video", "audio"):
+    if lesson.kind not in ("video", "audio", "document"):
         abort(404)
     progress = service.get_project_progress(current_user, project)
     lesson_progress = next((item for item in progress["lessons"] if item["lesson_id"] == lesson.id), None)
+    if lesson.kind == "document":
+        return _render_reader(project, lesson, lesson_progress)
     src, poster = _fallback_media(lesson)
     return render_template(
         "tracking/player.html",
@@ -80,6 +82,25 @@ def learner_audit(project_id: int, learner_id: int, lesson_id: int):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _render_reader(project, lesson, lesson_progress):
+    """The app's own PDF reader; a document without a PDF is offered as a download (not credited by reading)."""
+    from app.media.delivery import get_document_page_count, get_signed_media
+
+    media = get_signed_media(lesson)
+    page_count = get_document_page_count(lesson) if media.get("pdf_url") else None
+    return render_template(
+        "tracking/reader.html",
+        project=project,
+        lesson=lesson,
+        lesson_progress=lesson_progress or {"credited_s": 0, "covered_s": 0, "complete": False, "pages_viewed": 0},
+        api_base="/api/v1",
+        pdf_url=media.get("pdf_url") if page_count else None,
+        download_url=media.get("document_url"),
+        page_count=page_count,
+        is_processing=media.get("state") == "processing",
+    )
 
 
 def _render_progress(learner: User, project):

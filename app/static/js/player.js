@@ -515,7 +515,8 @@
     var self = this;
     if (this.opening) { return this.opening; }
     this.opening = requestJSON('POST', this.apiBase + '/playback/sessions', {
-      lesson_id: this.lessonId, project_id: this.projectId
+      lesson_id: this.lessonId, project_id: this.projectId,
+      device_id: window.xsDeviceId ? window.xsDeviceId() : ''  // device.js: same device = "reopened" in the audit
     }).then(function (res) {
       self.opening = null;
       if (res.status === 201 && res.data) {
