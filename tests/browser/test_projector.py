@@ -245,7 +245,7 @@ def test_auto_mode_steps_down_after_repeated_stalls(page, live_server, room):
              {"offline": False, "latency": 20, "downloadThroughput": 70_000, "uploadThroughput": 70_000})
     page.evaluate("""async ({lessonId, projectId}) => {
       const v = document.createElement('video');
-      v.id = 'auto-video'; v.muted = true; v.preload = 'auto';
+      v.id = 'auto-video'; v.muted = true; v.preload = 'auto'; v.style.width = '1280px';
       document.body.append(v);
       window.autoController = await window.XueshiMedia.attach(
         v, {lessonId, projectId, mode: 'normal', bandwidth: 5e6});
