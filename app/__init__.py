@@ -92,9 +92,10 @@ def _register_template_helpers(app: Flask) -> None:
     from app.classrooms import permissions as classrooms_permissions, service as classrooms_service
     from app.common.templating import permission_helpers, template_helpers
     from app.courses import permissions as courses_permissions, service as courses_service
+    from app.media import permissions as media_permissions
 
     app.context_processor(template_helpers)
-    for module in (accounts_permissions, courses_permissions, classrooms_permissions):
+    for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions):
         app.context_processor(permission_helpers(module))
     # the admin's user page (an accounts page) shows the user's projects and classes
     app.context_processor(lambda: {"enrolled_projects": courses_service.get_enrolled_projects,

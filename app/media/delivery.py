@@ -121,6 +121,24 @@ def get_lesson_for_projecting(user: User, lesson_id: int, project_id: int | None
     return lesson, project
 
 
+def get_projects_for_projecting(user: User, lesson_id: int) -> tuple[Lesson, list[Project]]:
+    """Return the lesson and the projects holding it in which the user runs group viewing (newest first).
+
+    NotFound when the lesson is in no project, Forbidden when the user may project it in none.
+    """
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None:
+        raise NotFound(_("No such lesson."))
+    projects = get_projects_with_lesson(lesson)
+    if not projects:
+        raise NotFound(_("This lesson is in no training project, so it cannot be shown in projector mode."))
+    mine = [p for p in projects if can_project_in(user, p)]
+    if not mine:
+        raise Forbidden(_("Only the class's tutor, class manager or an administrator can use projector mode."))
+    mine.sort(key=lambda p: (p.starts_on is None, -(p.starts_on.toordinal() if p.starts_on else 0), p.title, p.id))
+    return lesson, mine
+
+
 @dataclass(frozen=True)
 class Rendition:
     """What the player needs to choose a rendition (height 0: audio only; None: unknown)."""

@@ -52,3 +52,13 @@ def can_view_media_status(user, asset) -> bool:
 
 def can_retry_media(user, asset) -> bool:
     return can_view_media_status(user, asset)
+
+
+def can_use_projector(user, lesson: Lesson | None) -> bool:
+    """Show the lesson in projector mode in at least one of its projects (staff of their classes, admins)."""
+    from app.courses.service import get_projects_with_lesson
+    from app.media.delivery import can_project_in
+
+    if lesson is None or user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(can_project_in(user, project) for project in get_projects_with_lesson(lesson))

@@ -1,5 +1,5 @@
 """Media delivery pages: the signed stream route and projector mode."""
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
@@ -56,8 +56,16 @@ def stream(key: str):
 @bp.get("/lessons/<int:lesson_id>/projector")
 @login_required
 def projector(lesson_id: int):
-    """Full-screen player for group viewing at a learning center."""
-    lesson, project = delivery.get_lesson_for_projecting(
-        current_user, lesson_id, query_int("project_id")
-    )
+    """Full-screen player for group viewing at a learning center.
+
+    Without ?project_id= the project is chosen: the only one the user may project the
+    lesson in, or a list to pick from when there are several.
+    """
+    project_id = query_int("project_id")
+    if project_id is None:
+        lesson, projects = delivery.get_projects_for_projecting(current_user, lesson_id)
+        if len(projects) == 1:
+            return redirect(url_for("media.projector", lesson_id=lesson.id, project_id=projects[0].id))
+        return render_template("media/projector_choose.html", lesson=lesson, projects=projects)
+    lesson, project = delivery.get_lesson_for_projecting(current_user, lesson_id, project_id)
     return render_template("media/projector.html", lesson=lesson, project=project)

@@ -15,6 +15,9 @@ class LessonState(BaseModel):
     credited_s: float
     covered_s: float
     complete: bool
+    segments: list[list[float]] = Field(description="covered ranges of the lesson, [[start_s, end_s], ...]")
+    max_position_s: float = Field(description="furthest position covered (the seek limit when seeking ahead is "
+                                              "forbidden)")
 
 
 class PresenceCheckOut(BaseModel):

@@ -440,8 +440,8 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
     covered = row.covered_ms
     complete = bool(row.is_complete)
     progress = None
+    max_position = row.max_position_ms
     if out.coverage is not None or out.credited_ms:
-        max_position = row.max_position_ms
         if out.coverage is not None:
             segments = rules.merge_segments(segments, out.coverage)
             covered = rules.covered_ms(segments)
@@ -451,7 +451,9 @@ def _compute(ctx: LessonContext, row, out: rules.Outcome, now: datetime) -> _Com
         if not complete and rules.is_complete(covered, ctx.duration_ms, ctx.settings):
             complete = True
             progress.update(is_complete=True, completed_at=now)
-    return _Computed(out, {"credited_s": _s(lesson_ms), "covered_s": _s(covered), "complete": complete}, progress)
+    lesson = {"credited_s": _s(lesson_ms), "covered_s": _s(covered), "complete": complete,
+              "segments": _segments_s(segments), "max_position_s": _s(max_position)}
+    return _Computed(out, lesson, progress)
 
 
 def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before: rules.UserState,
@@ -617,7 +619,8 @@ def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str
             page=before.page if before else None,
             page_turned_ms=before.page_turned_ms if before else None)).inserted_primary_key[0]
         progress = conn.execute(
-            select(P.c.resume_position_ms, P.c.max_position_ms, P.c.credited_ms, P.c.covered_ms, P.c.is_complete)
+            select(P.c.resume_position_ms, P.c.max_position_ms, P.c.credited_ms, P.c.covered_ms, P.c.is_complete,
+                   P.c.covered)
             .where(P.c.user_id == user_id, P.c.project_id == project.id, P.c.lesson_id == lesson.id)).one()
         pending = conn.execute(select(U.c.pending_check_id, U.c.pending_due_ms).where(U.c.user_id == user_id)).one()
         presence = _presence_json(rules.UserState(pending_check_id=pending.pending_check_id,
@@ -637,7 +640,8 @@ def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str
         "page_count": ctx.page_count if ctx.is_document else None,
         "page": before.page if ctx.is_document and before else None,
         "lesson": {"credited_s": _s(progress.credited_ms), "covered_s": _s(progress.covered_ms),
-                   "complete": bool(progress.is_complete)},
+                   "complete": bool(progress.is_complete), "segments": _segments_s(progress.covered),
+                   "max_position_s": _s(progress.max_position_ms)},
         "presence_check": presence,
     }
 

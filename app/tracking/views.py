@@ -31,7 +31,7 @@ def player(project_id: int, lesson_id: int):
     lesson_progress = next((item for item in progress["lessons"] if item["lesson_id"] == lesson.id), None)
     if lesson.kind == "document":
         return _render_reader(project, lesson, lesson_progress)
-    src, poster = _fallback_media(lesson)
+    src, poster, media_state = _fallback_media(lesson)
     return render_template(
         "tracking/player.html",
         project=project,
@@ -41,6 +41,8 @@ def player(project_id: int, lesson_id: int):
         fallback_src=src,
         poster=poster,
         has_media_source=_has_media_source(),
+        media_state=media_state,
+        can_project=_can_project(lesson, project),
     )
 
 
@@ -143,18 +145,30 @@ def _render_audit(learner: User, project, lesson):
                            is_consistent=abs(data["recomputed_s"] - data["credited_s"]) < 0.0015)
 
 
-def _fallback_media(lesson) -> tuple[str | None, str | None]:
-    """A signed URL of the lesson's middle rendition and poster, for when media-source.js is absent."""
+def _can_project(lesson, project) -> bool:
+    """Whether the signed-in user may show this lesson in projector mode (staff of the project's classes)."""
+    try:
+        from app.media.delivery import can_project_lesson
+    except ImportError:  # the media feature is not there
+        return False
+    return can_project_lesson(current_user, lesson, project)
+
+
+def _fallback_media(lesson) -> tuple[str | None, str | None, str]:
+    """A signed URL of the lesson's middle rendition, its poster, and the media state ("ready", "processing"...)."""
     try:
         from app.media.delivery import get_signed_media
     except ImportError:  # the media feature is not there: nothing to fall back to
-        return None, None
+        return None, None, "ready"
     media = get_signed_media(lesson)
     renditions = media.get("renditions") or []
     # A modest rung (360p-ish) plays everywhere; media-source.js does the real choice.
     modest = [r for r in renditions if not r.get("height") or r["height"] <= 480]
     chosen = (modest or renditions or [None])[-1]
-    return (chosen["url"] if chosen else None), media.get("poster_url")
+    state = media.get("state") or "ready"
+    if state == "ready" and not renditions:
+        state = "missing"
+    return (chosen["url"] if chosen else None), media.get("poster_url"), state
 
 
 _media_source_present: bool | None = None

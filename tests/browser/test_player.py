@@ -252,3 +252,300 @@ def test_a_second_tab_supersedes_and_resume_here_takes_over(live_server, page, d
     with page.expect_response(lambda r: "/heartbeats" in r.url and r.status == 200, timeout=INTERVAL_S * 1000 + 4_000):
         pass
     other.close()
+
+
+# ----------------------------------------------------------------- the player's own controls
+
+DESKTOP = {"width": 1366, "height": 768}
+PHONES = ({"width": 390, "height": 844}, {"width": 360, "height": 640})
+RUNG_SIZES = {"240p": (320, 240), "360p": (480, 360), "720p": (1280, 720)}
+CLIP_S = 30
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 30 s test pattern with a tone, small (H.264/AAC, faststart, a keyframe a second); every rung is a copy."""
+    path = tmp_path_factory.mktemp("player") / "clip.mp4"
+    subprocess.run([
+        ffmpeg_binary(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=15:duration={CLIP_S}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={CLIP_S}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "15",
+        "-c:a", "aac", "-b:a", "48k", "-shortest", "-movflags", "+faststart", str(path),
+    ], check=True, timeout=120)
+    return path.read_bytes()
+
+
+def _add_asset(app, course, lesson, clip: bytes, state: str = "done", rungs=("240p", "360p", "720p")):
+    """Store a media asset for the lesson: its renditions are copies of `clip` (or none while it is processing)."""
+    import secrets
+    from pathlib import Path
+
+    from app.media.models import MediaAsset, MediaRendition
+
+    uid = secrets.token_hex(16)
+    prefix = f"assets/{uid[:2]}/{uid}"
+    asset = MediaAsset(uid=uid, course_id=course.id, lesson_id=lesson.id, kind="video", state=state,
+                       progress=1.0 if state == "done" else 0.3, source_key=f"{prefix}/source.mp4",
+                       duration_s=CLIP_S, width=1280, height=720)
+    root = Path(app.config["MEDIA_ROOT"]) / prefix
+    root.mkdir(parents=True)
+    for label in rungs if state == "done" else ():
+        width, height = RUNG_SIZES[label]
+        (root / f"{label}.mp4").write_bytes(clip)
+        asset.renditions.append(MediaRendition(
+            label=label, width=width, height=height, bitrate=300_000 * height // 240,
+            storage_key=f"{prefix}/{label}.mp4", size_bytes=len(clip), checksum="0" * 64,
+            content_type="video/mp4", duration_s=CLIP_S))
+    db.session.add(asset)
+    db.session.commit()
+    return asset
+
+
+@pytest.fixture
+def ladder(app, clip, org_tree, make_user, make_project, make_course, enroll):
+    """make(**project settings) -> a lesson with a 240p/360p/720p ladder in a new project of learner1."""
+    learner = make_user("learner1", org=org_tree["school_a1"])
+    made = []
+
+    def make(state: str = "done", **settings):
+        project = make_project(f"Project {len(made) + 1}", **settings)
+        course = make_course(project, title=f"Course {len(made) + 1}", durations=(CLIP_S,))
+        lesson = course.modules[0].lessons[0]
+        _add_asset(app, course, lesson, clip, state=state)
+        enroll(learner, project)
+        made.append(lesson)
+        return {"project_id": project.id, "lesson_id": lesson.id, "learner": learner}
+
+    return make
+
+
+def _open(page, live_server, lesson, viewport=DESKTOP):
+    page.set_viewport_size(viewport)
+    _sign_in_and_open(page, live_server, lesson)
+
+
+def _video(page, expression: str):
+    return page.eval_on_selector("[data-testid=video]", f"v => {expression}")
+
+
+def _wait_video(page, condition: str, timeout: float = 10_000):
+    page.wait_for_function(f"() => {{ const v = document.querySelector('[data-testid=video]'); return {condition}; }}",
+                           timeout=timeout)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, *PHONES], ids=["desktop", "phone390", "phone360"])
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S, BABEL_DEFAULT_LOCALE="zh_CN")
+def test_timeline_shows_the_time_and_moves_and_the_controls_fit(live_server, page, ladder, viewport):
+    lesson = ladder()
+    beats = []
+    page.on("response", lambda r: beats.append(r) if "/heartbeats" in r.url and r.status == 200 else None)
+    _open(page, live_server, lesson, viewport)
+    expect(page.locator("[data-testid=total]")).to_have_text("0:30")
+    expect(page.locator("[data-testid=elapsed]")).to_have_text("0:00")
+    # Nothing was saved yet, so nothing says so.
+    expect(page.locator("[data-testid=save-state]")).to_have_attribute("data-state", "")
+    page.click("[data-testid=toggle]")
+    _wait_video(page, "v.currentTime > 2.2 && !v.paused")
+    expect(page.locator("[data-testid=elapsed]")).to_have_text(re.compile(r"^0:0[2-9]$"))
+    timeline = page.locator("[data-testid=timeline]")
+    assert int(timeline.get_attribute("aria-valuenow")) >= 2
+    assert timeline.get_attribute("aria-valuemax") == "30"
+    # The credited counter follows each answer at once (not one interval later), and the covered
+    # segments the answers carry are drawn on the timeline.
+    page.wait_for_function("() => document.querySelector('[data-testid=session-credited]').dataset.seconds >= '1'",
+                           timeout=INTERVAL_S * 1000 + 4_000)
+    last = beats[-1].json()
+    credited = page.locator("[data-testid=credited]").get_attribute("data-seconds")
+    assert int(credited) >= int(last["lesson"]["credited_s"]) and last["lesson"]["segments"]
+    expect(page.locator("[data-testid=save-state]")).to_have_attribute("data-state", "saved")
+    expect(page.locator("[data-testid=save-state] .xs-save-ok")).to_have_text("已保存")
+    segment = page.locator("[data-testid=covered] .xs-tl-seg").first
+    expect(segment).to_be_visible()
+    assert float(segment.get_attribute("data-end")) > 0
+
+    # Every control is a touch target of at least 40 px, and the page does not scroll sideways.
+    for testid in ("toggle", "back", "forward", "mute", "fullscreen", "speed"):
+        box = page.locator(f"[data-testid={testid}]").bounding_box()
+        assert box["height"] >= 40 and box["width"] >= 40, (testid, box)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (testid, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    # Icons are inline SVG, no emoji or icon font.
+    assert page.locator("[data-testid=toggle] svg use").count() == 2
+    assert "▶" not in page.locator("[data-xs=bar]").inner_text()
+
+
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S)
+def test_seeking_ahead_is_held_to_what_was_watched(live_server, page, ladder):
+    lesson = ladder(is_seek_ahead_forbidden=True)
+    _open(page, live_server, lesson)
+    page.click("[data-testid=toggle]")
+    _wait_video(page, "v.currentTime > 1.5")
+    page.click("[data-testid=toggle]")
+    _wait_video(page, "v.paused")
+    watched = _video(page, "v.currentTime")
+    expect(page.locator("[data-testid=locked]")).to_be_visible()
+    # The arrow key, the +10 button and a click far along the timeline all stop at the furthest point watched.
+    page.click("[data-testid=frame]", position={"x": 5, "y": 5})
+    _wait_video(page, "!v.paused")
+    page.keyboard.press("Space")
+    _wait_video(page, "v.paused")
+    limit = _video(page, "v.currentTime")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-testid=notice]")).to_be_visible()
+    page.click("[data-testid=forward]")
+    box = page.locator("[data-testid=timeline]").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(400)
+    assert _video(page, "v.currentTime") <= limit + 1.6
+    assert _video(page, "v.currentTime") >= watched - 0.5
+    # Going back is always allowed.
+    page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)
+    _wait_video(page, "v.currentTime < 0.5 && !v.seeking")
+
+
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S)
+def test_speed_stays_within_the_projects_range(live_server, page, ladder):
+    lesson = ladder(min_rate=0.75, max_rate=1.5)
+    _open(page, live_server, lesson)
+    options = page.locator("[data-testid=speed] option")
+    assert [o.get_attribute("value") for o in options.all()] == ["0.75", "1", "1.25", "1.5"]
+    page.select_option("[data-testid=speed]", "1.25")
+    assert _video(page, "v.playbackRate") == 1.25
+    # Whatever else sets a speed outside the range (a script, the browser's menu) is undone.
+    page.eval_on_selector("[data-testid=video]", "v => { v.playbackRate = 3; }")
+    _wait_video(page, "v.playbackRate === 1.5")
+    expect(page.locator("[data-testid=speed]")).to_have_value("1.5")
+
+
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S)
+def test_quality_menu_switches_the_rendition_and_is_remembered(live_server, page, ladder):
+    lesson = ladder()
+    _open(page, live_server, lesson)
+    quality = page.locator("[data-testid=quality]")
+    assert [o.get_attribute("value") for o in quality.locator("option").all()] == ["auto", "0", "1", "2"]
+    assert quality.locator("option").all_inner_texts()[1:] == ["240p", "360p", "720p"]
+    page.click("[data-testid=toggle]")
+    _wait_video(page, "v.currentTime > 1.2")
+    quality.select_option("0")
+    _wait_video(page, "v.currentSrc.includes('/240p.mp4') && v.readyState >= 2 && !v.paused && v.currentTime > 1")
+    expect(page.locator("[data-testid=video]")).to_have_attribute("data-rendition", "240p")
+    page.reload()
+    _wait_video(page, "v.readyState >= 1")
+    expect(page.locator("[data-testid=quality]")).to_have_value("0")
+    assert "/240p.mp4" in _video(page, "v.currentSrc")
+
+
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S)
+def test_automatic_quality_fits_the_player_and_the_phone(live_server, page, ladder):
+    lesson = ladder()
+    _open(page, live_server, lesson, PHONES[0])
+    # A phone-sized screen: at most 360p, whatever the bandwidth.
+    _wait_video(page, "v.currentSrc.includes('p.mp4')")
+    assert _video(page, "v.getAttribute('data-rendition')") in ("240p", "360p")
+    rungs = [{"height": 240, "width": 426, "bitrate": 400000}, {"height": 360, "width": 640, "bitrate": 700000},
+             {"height": 720, "width": 1280, "bitrate": 1900000}, {"height": 1080, "width": 1920, "bitrate": 3600000}]
+    cases = [
+        ({"mode": "normal", "bandwidth": 5e7, "playerWidth": 960}, 2),          # 960 px wide: 540 high -> 720p
+        ({"mode": "normal", "bandwidth": 5e7, "playerWidth": 640}, 1),          # 360p fills it
+        ({"mode": "normal", "bandwidth": 5e7, "playerWidth": 1920}, 3),
+        ({"mode": "normal", "bandwidth": 5e7, "playerWidth": 1170, "isNarrow": True}, 1),  # 390 px phone at 3x
+        ({"mode": "normal", "bandwidth": 1.9e6, "playerWidth": 1170, "isNarrow": True}, 1),
+        ({"mode": "normal", "bandwidth": 9e5, "playerWidth": 1920}, 0),         # below 1 Mbit/s
+        ({"mode": "normal", "saveData": True, "bandwidth": 5e7, "playerWidth": 1920}, 0),
+        ({"mode": "normal", "bandwidth": 1.5e6, "playerWidth": 1920}, 1),       # 720p needs more than 70 %
+        ({"mode": "projector"}, 3),
+    ]
+    for opts, expected in cases:
+        assert page.evaluate("([r, o]) => window.XueshiMedia.chooseIndex(r, o)", [rungs, opts]) == expected, opts
+
+
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S)
+def test_keys_work_inside_the_player_only(live_server, page, ladder):
+    lesson = ladder()
+    _open(page, live_server, lesson)
+    page.keyboard.press("Space")  # focus is not in the player: nothing happens
+    page.wait_for_timeout(300)
+    assert _video(page, "v.paused")
+    page.focus("[data-testid=frame]")
+    page.keyboard.press("Space")
+    _wait_video(page, "!v.paused && v.currentTime > 0.5")
+    page.keyboard.press("Space")
+    _wait_video(page, "v.paused")
+    before = _video(page, "v.currentTime")
+    page.keyboard.press("ArrowRight")
+    _wait_video(page, f"Math.abs(v.currentTime - {before + 10}) < 0.3 && !v.seeking")
+    page.keyboard.press("ArrowLeft")
+    _wait_video(page, f"Math.abs(v.currentTime - {before}) < 0.3 && !v.seeking")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert _video(page, "v.volume") == pytest.approx(0.8)
+    page.keyboard.press("ArrowUp")
+    assert _video(page, "v.volume") == pytest.approx(0.9)
+    page.keyboard.press("m")
+    assert _video(page, "v.muted")
+    expect(page.locator("[data-testid=mute]")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("m")
+    assert not _video(page, "v.muted")
+    page.keyboard.press("f")
+    page.wait_for_function("() => document.fullscreenElement === document.querySelector('[data-testid=frame]')")
+    page.keyboard.press("f")
+    page.wait_for_function("() => !document.fullscreenElement")
+    # In a field (the speed menu) the keys are the field's own.
+    page.focus("[data-testid=speed]")
+    page.keyboard.press("Space")
+    page.keyboard.press("Escape")
+    assert _video(page, "v.paused")
+
+
+@pytest.mark.config(HEARTBEAT_INTERVAL_S=INTERVAL_S, BABEL_DEFAULT_LOCALE="zh_CN")
+def test_saved_turns_to_not_saved_as_soon_as_a_heartbeat_is_late(live_server, page, ladder):
+    lesson = ladder()
+    state = page.locator("[data-testid=save-state]")
+    _open(page, live_server, lesson)
+    page.click("[data-testid=toggle]")
+    expect(state).to_have_attribute("data-state", "saved", timeout=INTERVAL_S * 1000 + 4_000)
+
+    # Offline: said at once.
+    page.context.set_offline(True)
+    expect(state).to_have_attribute("data-state", "not-saved", timeout=1_500)
+    expect(page.locator("[data-testid=save-state] .xs-save-bad")).to_have_text("未保存")
+    expect(page.locator("[data-testid=not-saved]")).to_be_visible()
+    page.context.set_offline(False)
+    expect(state).to_have_attribute("data-state", "saved", timeout=INTERVAL_S * 1000 + 6_000)
+
+    # A heartbeat that gets no answer (a link that silently stalls): "not saved" within 5 s of it leaving.
+    held = []
+    sent = []
+    page.route("**/heartbeats", lambda route: held.append(route))
+    page.on("request", lambda r: sent.append(time.monotonic()) if "/heartbeats" in r.url else None)
+    expect(state).to_have_attribute("data-state", "not-saved", timeout=INTERVAL_S * 1000 + 6_000)
+    late_by = time.monotonic() - sent[0]
+    print(f"'not saved' shown {late_by:.2f} s after the unanswered heartbeat left")
+    assert late_by <= 5.5
+    assert not _video(page, "v.paused")  # the video plays on
+    page.unroute("**/heartbeats")  # the held requests timed out in the page already (and were cancelled)
+    expect(state).to_have_attribute("data-state", "saved", timeout=8_000)
+
+
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+def test_a_lesson_still_transcoding_shows_one_clear_state(live_server, page, ladder):
+    lesson = ladder(state="running")
+    opened = []
+    page.on("request", lambda r: opened.append(r.url) if r.url.endswith("/playback/sessions") else None)
+    _open_page = f"{live_server.url}/projects/{lesson['project_id']}/lessons/{lesson['lesson_id']}/play"
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "learner1")
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("[data-testid=login-submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    page.goto(_open_page)
+    waiting = page.locator("[data-testid=waiting]")
+    expect(waiting).to_be_visible()
+    expect(waiting).to_contain_text("转码")
+    # Nothing contradicts it: no controls, no banner, no "not saved", no session opened.
+    expect(page.locator("[data-testid=toggle]")).to_be_hidden()
+    expect(page.locator("[data-testid=notice]")).to_be_hidden()
+    expect(page.locator("[data-testid=not-saved]")).to_be_hidden()
+    expect(page.locator("[data-xs=blocked]")).to_be_hidden()
+    page.wait_for_timeout(500)
+    assert opened == []

@@ -164,6 +164,7 @@ def test_a_410_fetches_fresh_urls_and_seeks_back(page, live_server, room):
 
 ATTACH_NORMAL = """async ({lessonId, projectId}) => {
   const v = document.createElement('video');
+  v.style.width = '1280px';  // a player this wide wants more than 360p: the bandwidth decides
   const box = document.createElement('div');
   document.body.append(v, box);
   const c = await window.XueshiMedia.attach(v, {lessonId, projectId, mode: 'normal', switchContainer: box});
@@ -200,16 +201,17 @@ def test_save_data_takes_the_lowest_without_probing(page, live_server, room):
 
 def test_choice_rules(page, live_server, room):
     open_projector(page, live_server, room)
-    rungs = [{"height": 240, "bitrate": 364000}, {"height": 360, "bitrate": 696000},
-             {"height": 720, "bitrate": 1928000}, {"height": 1080, "bitrate": 3628000}]
+    rungs = [{"height": 240, "width": 426, "bitrate": 364000}, {"height": 360, "width": 640, "bitrate": 696000},
+             {"height": 720, "width": 1280, "bitrate": 1928000}, {"height": 1080, "width": 1920, "bitrate": 3628000}]
     cases = [
         ({"mode": "projector"}, 3),
         ({"mode": "normal", "saveData": True, "bandwidth": 1e9}, 0),
-        ({"mode": "normal", "bandwidth": 3e6, "screenHeight": 2160}, 2),     # 1.93M fits 70 % of 3M
-        ({"mode": "normal", "bandwidth": 1e8, "screenHeight": 720}, 2),      # the screen caps it
-        ({"mode": "normal", "bandwidth": 1e8, "screenHeight": 1000}, 3),     # 1080 <= 1.1 x 1000
-        ({"mode": "normal", "bandwidth": 2e5, "screenHeight": 1080}, 0),     # slower than every rung
-        ({"mode": "normal", "bandwidth": None, "screenHeight": 480}, 1),     # unknown bandwidth: by screen
+        ({"mode": "normal", "bandwidth": 3e6, "playerWidth": 3840}, 2),     # 1.93M fits 70 % of 3M
+        ({"mode": "normal", "bandwidth": 1e8, "playerWidth": 1280}, 2),     # the player's size caps it
+        ({"mode": "normal", "bandwidth": 1e8, "playerWidth": 1900}, 3),
+        ({"mode": "normal", "bandwidth": 2e5, "playerWidth": 1920}, 0),     # slower than every rung
+        ({"mode": "normal", "bandwidth": None, "playerWidth": 640}, 1),      # unknown bandwidth: by size
+        ({"mode": "normal", "bandwidth": None, "playerWidth": 1920, "isNarrow": True}, 1),
     ]
     for opts, expected in cases:
         assert page.evaluate("([r, o]) => window.XueshiMedia.chooseIndex(r, o)", [rungs, opts]) == expected, opts
@@ -243,7 +245,7 @@ def test_auto_mode_steps_down_after_repeated_stalls(page, live_server, room):
              {"offline": False, "latency": 20, "downloadThroughput": 70_000, "uploadThroughput": 70_000})
     page.evaluate("""async ({lessonId, projectId}) => {
       const v = document.createElement('video');
-      v.id = 'auto-video'; v.muted = true; v.preload = 'auto';
+      v.id = 'auto-video'; v.muted = true; v.preload = 'auto'; v.style.width = '1280px';
       document.body.append(v);
       window.autoController = await window.XueshiMedia.attach(
         v, {lessonId, projectId, mode: 'normal', bandwidth: 5e6});

@@ -352,9 +352,73 @@ def test_projector_needs_login_and_a_lesson_of_the_project(client, world, login)
     rv = client.get(url)
     assert rv.status_code == 302 and "/login" in rv.headers["Location"]
     login(client, world["users"]["site_admin"])
-    assert client.get(f"/lessons/{world['lesson'].id}/projector").status_code == 404
     assert client.get(f"/lessons/{world['lesson'].id}/projector?project_id={world['other_project'].id}").status_code == 404
     assert client.get(f"/lessons/999999/projector?project_id={world['project'].id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("learner", 403),
+        ("unenrolled", 403),
+        ("tutor", 302),
+        ("class_manager", 302),
+        ("other_class_tutor", 403),
+        ("org_admin_county_a", 302),
+        ("org_admin_center", 302),
+        ("org_admin_county_b", 403),
+        ("expert", 403),
+        ("site_admin", 302),
+    ],
+)
+def test_projector_without_a_project_chooses_the_only_one(client, world, login, who, status):
+    login(client, world["users"][who])
+    rv = client.get(f"/lessons/{world['lesson'].id}/projector")
+    assert rv.status_code == status
+    if status == 302:
+        assert rv.headers["Location"] == f"/lessons/{world['lesson'].id}/projector?project_id={world['project'].id}"
+        assert client.get(rv.headers["Location"]).status_code == 200
+    else:
+        assert "projector" not in rv.headers.get("Location", "")
+
+
+def test_projector_lists_the_projects_when_the_lesson_is_in_several(client, world, login, make_project, org_tree):
+    from app.courses.service import do_link_course
+
+    second = make_project("Project R", org=org_tree["county_a"])
+    do_link_course(second, world["course"], is_required=True)
+    db.session.commit()
+    url = f"/lessons/{world['lesson'].id}/projector"
+    login(client, world["users"]["site_admin"])
+    rv = client.get(url)
+    assert rv.status_code == 200
+    html = rv.get_data(as_text=True)
+    for project in (world["project"], second):
+        assert f'href="{url}?project_id={project.id}"' in html and project.title in html
+    # The county A admin may project in both (one at the province with a class in county A, one in county A).
+    login(client, world["users"]["org_admin_county_a"])
+    assert client.get(url).status_code == 200
+    # The class's tutor runs group viewing in project P only: no list, straight there.
+    login(client, world["users"]["tutor"])
+    rv = client.get(url)
+    assert rv.status_code == 302 and rv.headers["Location"].endswith(f"?project_id={world['project'].id}")
+
+
+def test_projector_of_a_lesson_in_no_project_or_none_at_all(client, world, login, make_course):
+    lonely = make_course(None, "Course without project").modules[0].lessons[0]
+    login(client, world["users"]["site_admin"])
+    rv = client.get(f"/lessons/{lonely.id}/projector")
+    assert rv.status_code == 404
+    assert client.get("/lessons/999999/projector").status_code == 404
+
+
+def test_staff_find_projector_mode_on_the_course_page(client, world, login):
+    login(client, world["users"]["site_admin"])
+    html = client.get(f"/admin/courses/{world['course'].id}").get_data(as_text=True)
+    assert f'href="/lessons/{world["lesson"].id}/projector"' in html
+    login(client, world["users"]["org_admin_county_b"])  # sees the province course, runs no group viewing of it
+    rv = client.get(f"/admin/courses/{world['course'].id}")
+    assert rv.status_code == 200 and "/projector" not in rv.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("mode", ["app", "x-accel"])

@@ -56,7 +56,8 @@ def test_honest_viewer_is_credited_the_time_played(setup, player):
     answer = p.play(300)
     assert answer["accepted"] is True
     assert answer["credited_s_session"] == 300
-    assert answer["lesson"] == {"credited_s": 300, "covered_s": 300, "complete": False}
+    assert answer["lesson"] == {"credited_s": 300, "covered_s": 300, "complete": False, "segments": [[0, 300]],
+                                "max_position_s": 300}
     assert answer["presence_check"] is None
     assert assert_audit_matches(course) == 300_000
 
@@ -67,7 +68,8 @@ def test_whole_lesson_played_is_complete_and_credited_its_duration(setup, player
     p.open()
     p.play(600)
     answer = p.beat(playing=False, event="ended")
-    assert answer["lesson"] == {"credited_s": 600, "covered_s": 600, "complete": True}
+    assert answer["lesson"] == {"credited_s": 600, "covered_s": 600, "complete": True, "segments": [[0, 600]],
+                                "max_position_s": 600}
 
 
 def test_network_drop_shorter_than_gap_allowance_costs_nothing(setup, player, clock):
@@ -177,7 +179,8 @@ def test_final_position_with_no_playing_earns_nothing(setup, player, clock):
     p.beat(0, playing=False, event="pause")
     clock.advance(1)
     answer = p.beat(600, playing=False, event="ended")
-    assert answer["lesson"] == {"credited_s": 0, "covered_s": 0, "complete": False}
+    assert answer["lesson"] == {"credited_s": 0, "covered_s": 0, "complete": False, "segments": [],
+                                "max_position_s": 0}
     clock.advance(1)
     answer = p.beat(600, playing=True, event="ended")
     assert answer["lesson"]["complete"] is False

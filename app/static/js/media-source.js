@@ -10,6 +10,7 @@
  *                              bandwidth, "Auto" in the switch; "projector": locked to the
  *                              highest rendition (the switch still lets staff step down)
  *     options.switchContainer  element to render the quality <select> into (optional)
+ *     options.compactSwitch    true: no visible "Quality" text (an aria-label instead), labels "360p"
  *     options.apiBase          default "/api/v1"
  *     options.bandwidth        bits/s already known (e.g. measured on the previous lesson): no probe
  *     options.strings          {quality, auto, audioOnly, original} translated labels; else
@@ -30,10 +31,15 @@
  *   "xueshi:sourcechange" before changing src and "xueshi:sourceready" once the
  *   position (and playing state) is restored; not for the first load.
  *
- * How it chooses: Save-Data or a 2G connection -> lowest. Otherwise the first
- * range request (up to 256 KiB of the lowest rendition, at most 4 s) is timed;
- * the highest rendition whose bitrate fits 70 % of that bandwidth and whose
- * height fits the screen is taken. Repeated stalls step one rendition down.
+ * How it chooses ("Auto"): Save-Data, a 2G connection, a link the browser
+ * reports (navigator.connection.downlink) or we measure below 1 Mbit/s ->
+ * the lowest. Otherwise the lowest rendition whose height covers the player's
+ * CSS width x devicePixelRatio (as a height, by the video's aspect ratio),
+ * at most 360p on a screen narrower than 480 CSS px, and never one whose
+ * bitrate exceeds 70 % of the measured bandwidth. The bandwidth is measured by
+ * timing the first range request (up to 256 KiB of the lowest rendition, at
+ * most 4 s). A choice the learner makes in the menu is remembered
+ * (localStorage) and wins over all this. Repeated stalls step one rendition down.
  * Signed URLs expire (MEDIA_URL_TTL_S): fresh ones are fetched before that and
  * the source reloaded at the same position; a 403/410 (or any network error)
  * on the media fetches fresh URLs and seeks back.
@@ -46,6 +52,9 @@
   var PROBE_BYTES = 256 * 1024;
   var PROBE_MAX_MS = 4000;
   var BANDWIDTH_SHARE = 0.7;
+  var SLOW_LINK_BPS = 1e6;          // below this: the lowest rendition
+  var NARROW_SCREEN_PX = 480;       // narrower screens: at most NARROW_CAP_HEIGHT
+  var NARROW_CAP_HEIGHT = 360;
   var RENEW_MARGIN_MAX_S = 300;     // renew this long before expiry at most
   var STALLS_TO_STEP_DOWN = 3;      // "waiting" events within STALL_WINDOW_MS
   var STALL_WINDOW_MS = 30000;
@@ -169,40 +178,58 @@
     });
   }
 
+  function connection() {
+    return navigator.connection || navigator.mozConnection || navigator.webkitConnection || null;
+  }
+
   function savesData() {
-    var c = navigator.connection || navigator.mozConnection || navigator.webkitConnection;
+    var c = connection();
     if (!c) { return false; }
     return !!c.saveData || c.effectiveType === 'slow-2g' || c.effectiveType === '2g';
   }
 
-  /* Height in device pixels the screen can show (short side), capped at 2x. */
-  function screenHeight() {
-    var s = window.screen || {};
-    var shortSide = Math.min(s.width || 1280, s.height || 720);
-    return shortSide * Math.min(window.devicePixelRatio || 1, 2);
+  /* The link speed the browser reports (bits/s), or null. */
+  function reportedDownlink() {
+    var c = connection();
+    return c && typeof c.downlink === 'number' && c.downlink > 0 ? c.downlink * 1e6 : null;
   }
 
-  /* Index of the rendition to play automatically. Pure: tested through the page. */
+  /* What the automatic choice needs to know about the player and the screen. */
+  function viewOf(video) {
+    var box = video.getBoundingClientRect ? video.getBoundingClientRect() : null;
+    var cssWidth = (box && box.width) || video.clientWidth || (video.parentNode && video.parentNode.clientWidth) ||
+      window.innerWidth || 640;
+    var screenWidth = Math.min(window.innerWidth || 1280, (window.screen && window.screen.width) || 1280);
+    return {playerWidth: cssWidth * (window.devicePixelRatio || 1), isNarrow: screenWidth < NARROW_SCREEN_PX};
+  }
+
+  /* Index of the rendition to play automatically. Pure: tested through the page.
+     opts: {mode, saveData, bandwidth (bits/s or null), playerWidth (device px), isNarrow} */
   function chooseIndex(renditions, opts) {
     var n = renditions.length;
     if (n <= 1) { return 0; }
     if (opts.mode === 'projector') { return n - 1; }
-    if (opts.saveData) { return 0; }
-    var best = 0;
+    if (opts.saveData || (opts.bandwidth && opts.bandwidth < SLOW_LINK_BPS)) { return 0; }
+    var widest = renditions[n - 1];
+    var aspect = widest.width && widest.height ? widest.width / widest.height : 16 / 9;
+    var wanted = opts.playerWidth ? opts.playerWidth / aspect : Infinity;
+    var best = -1;
     for (var i = 0; i < n; i++) {
       var r = renditions[i];
-      var fitsScreen = !r.height || !opts.screenHeight || r.height <= opts.screenHeight * 1.1;
-      var fitsBandwidth = !r.bitrate || !opts.bandwidth || r.bitrate <= opts.bandwidth * BANDWIDTH_SHARE;
-      if (fitsScreen && fitsBandwidth) { best = i; }
+      var h = r.height || 0;
+      if (opts.isNarrow && h > NARROW_CAP_HEIGHT) { break; }
+      if (r.bitrate && opts.bandwidth && r.bitrate > opts.bandwidth * BANDWIDTH_SHARE && best >= 0) { break; }
+      best = i;
+      if (h >= wanted * 0.95) { break; }  // the lowest rung that fills the player
     }
-    return best;
+    return Math.max(0, best);
   }
 
-  function label(r, strings) {
+  function label(r, strings, compact) {
     if (r.height === 0) { return strings.audioOnly; }
     if (!r.height) { return r.label && r.label !== 'source' ? r.label : strings.original; }
-    var text = r.label || (r.height + 'p');
-    if (r.bitrate) { text += ' · ' + (r.bitrate / 1e6).toFixed(1) + ' Mbps'; }
+    var text = r.height + 'p';
+    if (r.bitrate && !compact) { text += ' · ' + (r.bitrate / 1e6).toFixed(1) + ' Mbps'; }
     return text;
   }
 
@@ -265,14 +292,14 @@
       pick = Promise.resolve(manual);
     } else if (this.mode === 'projector' || this.renditions.length <= 1 || savesData()) {
       pick = Promise.resolve(chooseIndex(this.renditions, {mode: this.mode, saveData: savesData()}));
-    } else if (this.options.bandwidth > 0) {
-      this.bandwidth = this.options.bandwidth;
-      pick = Promise.resolve(chooseIndex(this.renditions, {mode: this.mode, bandwidth: this.bandwidth,
-                                                           screenHeight: screenHeight()}));
+    } else if (this.options.bandwidth > 0 || (reportedDownlink() && reportedDownlink() < SLOW_LINK_BPS)) {
+      // Known already, or a slow link the browser reports: no probe bytes spent.
+      this.bandwidth = this.options.bandwidth > 0 ? this.options.bandwidth : reportedDownlink();
+      pick = Promise.resolve(this.autoIndex());
     } else {
       pick = measureBandwidth(this.renditions[0].url).then(function (bps) {
         self.bandwidth = bps;
-        return chooseIndex(self.renditions, {mode: self.mode, bandwidth: bps, screenHeight: screenHeight()});
+        return self.autoIndex();
       });
     }
     return pick.then(function (index) {
@@ -285,6 +312,12 @@
       self.emit('ready', {rendition: self.current, bandwidth: self.bandwidth});
       return self.controller();
     });
+  };
+
+  Source.prototype.autoIndex = function () {
+    var view = viewOf(this.video);
+    return chooseIndex(this.renditions, {mode: this.mode, saveData: savesData(), bandwidth: this.bandwidth,
+                                         playerWidth: view.playerWidth, isNarrow: view.isNarrow});
   };
 
   Source.prototype.controller = function () {
@@ -354,8 +387,7 @@
     if (which === 'auto') {
       this.auto = true;
       try { localStorage.removeItem(STORAGE_KEY); } catch (e) { /* private mode */ }
-      which = chooseIndex(this.renditions, {mode: this.mode, bandwidth: this.bandwidth, screenHeight: screenHeight(),
-                                            saveData: savesData()});
+      which = this.autoIndex();
     } else {
       this.auto = false;
       which = Math.max(0, Math.min(this.renditions.length - 1, parseInt(which, 10) || 0));
@@ -379,10 +411,11 @@
       var wrap = document.createElement('label');
       wrap.className = 'xs-quality';
       var text = document.createElement('span');
-      text.className = 'xs-quality-label';
+      text.className = this.options.compactSwitch ? 'visually-hidden' : 'xs-quality-label';
       text.textContent = this.strings.quality + ' ';
       var sel = document.createElement('select');
-      sel.className = 'form-select form-select-sm d-inline-block w-auto';
+      sel.className = this.options.compactSwitch ? 'xs-quality-select' : 'form-select form-select-sm d-inline-block w-auto';
+      sel.setAttribute('aria-label', this.strings.quality);
       sel.setAttribute('data-testid', 'quality');
       sel.addEventListener('change', function () { self.select(sel.value); });
       wrap.appendChild(text);
@@ -395,13 +428,14 @@
     if (this.mode !== 'projector') {
       var auto = document.createElement('option');
       auto.value = 'auto';
-      auto.textContent = this.strings.auto + (this.auto && this.current ? ' (' + label(this.current, this.strings) + ')' : '');
+      auto.textContent = this.strings.auto + (this.auto && this.current ?
+        ' (' + label(this.current, this.strings, true) + ')' : '');
       sel2.appendChild(auto);
     }
     this.renditions.forEach(function (r, i) {
       var opt = document.createElement('option');
       opt.value = String(i);
-      opt.textContent = label(r, self.strings);
+      opt.textContent = label(r, self.strings, self.options.compactSwitch);
       sel2.appendChild(opt);
     });
     sel2.value = (this.auto && this.mode !== 'projector') ? 'auto' : String(this.index);
@@ -419,7 +453,7 @@
       if (!self.renditions.length) { throw httpError(404, media.state || 'missing'); }
       var i = -1;
       self.renditions.forEach(function (r, k) { if (r.label === label_ && r.height === height) { i = k; } });
-      if (i < 0) { i = chooseIndex(self.renditions, {mode: self.mode, bandwidth: self.bandwidth, screenHeight: screenHeight()}); }
+      if (i < 0) { i = self.autoIndex(); }
       self.index = i;
       self.current = self.renditions[i];
       self.renderSwitch();

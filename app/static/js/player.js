@@ -13,6 +13,15 @@
  *     keeps playing meanwhile;
  *   - presence checks, 409 (superseded) and 410 (ended) answers.
  *
+ * It also drives the player's own controls (no native controls: the same
+ * look and keys everywhere, inline SVG icons): a timeline with elapsed and
+ * total time and the covered segments the server reports in every answer,
+ * seeking held to max_position_s when the project forbids skipping ahead,
+ * volume and mute, full screen, speed within the project's allowed range,
+ * and the "saved" / "not saved" state: "saved" only after an answer that
+ * credited time, "not saved" as soon as a heartbeat is late (no answer within
+ * REQUEST_TIMEOUT_MS, a failed request, the browser offline, or a tick overdue).
+ *
  * Plain ES2017, no library, no build step: it has to run on an old school PC
  * and in WeChat's in-app browser. Configuration comes from data-* attributes
  * of #xs-player and translated strings from #xs-player-strings (JSON).
@@ -21,7 +30,11 @@
   'use strict';
 
   var RETRY_MS = 3000;          // spacing of retries after a failed heartbeat
-  var REQUEST_TIMEOUT_MS = 10000;
+  var REQUEST_TIMEOUT_MS = 4000;   // a heartbeat not answered by then is late: "not saved"
+  var WATCH_MS = 1000;             // how often the late-heartbeat watchdog looks
+  var STEP_S = 10;                 // arrows and the -10/+10 buttons
+  var SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
+  var VOLUME_KEY = 'xueshi.player.volume';
   var SEEK_SETTLE_MS = 300;     // rapid seeks (a held arrow key) become one
   var SEEK_TOLERANCE_S = 1.5;   // a forward step this small is not a skip
   var NATURAL_STEP_S = 3;       // largest timeupdate step counted as playing on
@@ -43,7 +56,9 @@
     presenceWrong: 'That was not the right answer. Please try again.',
     presenceFailed: 'Your answer could not be sent. Please try again.',
     complete: 'Complete',
-    noVideo: 'This video cannot be played here.'
+    noVideo: 'This video cannot be played here.',
+    play: 'Play', pause: 'Pause', mute: 'Mute', unmute: 'Unmute',
+    fullscreen: 'Full screen', exitFullscreen: 'Exit full screen', normalSpeed: 'Normal'
   };
 
   function $(root, sel) { return root.querySelector(sel); }
@@ -107,6 +122,9 @@
     this.lessonId = parseInt(d.lessonId, 10);
     this.forbidSeekAhead = d.forbidSeekAhead === '1' || d.forbidSeekAhead === 'true';
     this.completionRatio = num(d.completionRatio, 0.9);
+    this.minRate = num(d.minRate, 0.5);
+    this.maxRate = num(d.maxRate, 2);
+    this.mediaState = d.mediaState || 'ready';
     this.mode = d.mode || 'normal';
 
     this.ui = {
@@ -129,7 +147,22 @@
       playButton: $(root, '[data-xs="toggle"]'),
       back: $(root, '[data-xs="back"]'),
       forward: $(root, '[data-xs="forward"]'),
-      switchContainer: $(root, '[data-xs="renditions"]')
+      switchContainer: $(root, '[data-xs="renditions"]'),
+      frame: $(root, '[data-xs="frame"]'),
+      bar: $(root, '[data-xs="bar"]'),
+      waiting: $(root, '[data-xs="waiting"]'),
+      timeline: $(root, '[data-xs="timeline"]'),
+      covered: $(root, '[data-xs="covered"]'),
+      locked: $(root, '[data-xs="locked"]'),
+      played: $(root, '[data-xs="played"]'),
+      thumb: $(root, '[data-xs="thumb"]'),
+      elapsed: $(root, '[data-xs="elapsed"]'),
+      total: $(root, '[data-xs="total"]'),
+      mute: $(root, '[data-xs="mute"]'),
+      volume: $(root, '[data-xs="volume"]'),
+      speed: $(root, '[data-xs="speed"]'),
+      fullscreen: $(root, '[data-xs="fullscreen"]'),
+      saveState: $(root, '[data-xs="save-state"]')
     };
 
     // Session and protocol state.
@@ -147,8 +180,13 @@
     this.lesson = {
       credited_s: num(d.creditedS, 0),
       covered_s: num(d.coveredS, 0),
-      complete: d.complete === '1' || d.complete === 'true'
+      complete: d.complete === '1' || d.complete === 'true',
+      segments: []
     };
+    this.segmentsDrawn = '';
+    this.lastAnswerAt = 0;        // Date.now() of the last 200 answer
+    this.inflightSince = 0;       // Date.now() the heartbeat in flight was sent
+    this.dragging = false;
     this.sessionCreditedS = 0;
     this.endedReopenedAt = 0;
     this.noticeTimer = 0;
@@ -170,6 +208,12 @@
     var self = this;
     var v = this.video;
     if (!v) { return; }
+    if (this.mediaState !== 'ready') {
+      // Still transcoding (or no video yet): one clear message over the
+      // player, no controls, no session; look again every half minute.
+      this.showWaiting();
+      return;
+    }
     // Keep mobile in-app browsers (WeChat/X5, iOS) from taking the video
     // over full screen with their own player; the template sets them too.
     v.setAttribute('playsinline', '');
@@ -184,7 +228,13 @@
     v.addEventListener('ended', function () { self.enqueue('ended'); });
     v.addEventListener('seeking', function () { self.onSeeking(); });
     v.addEventListener('timeupdate', function () { self.onTimeUpdate(); });
-    v.addEventListener('ratechange', function () { if (!v.paused) { self.enqueue('tick'); } });
+    v.addEventListener('ratechange', function () {
+      // Only the project's allowed speeds: whatever set another one is undone.
+      var rate = Math.min(self.maxRate, Math.max(self.minRate, v.playbackRate));
+      if (rate !== v.playbackRate) { v.playbackRate = rate; return; }
+      self.renderSpeed();
+      if (!v.paused) { self.enqueue('tick'); }
+    });
     v.addEventListener('loadedmetadata', function () {
       self.applyResume();
       if (!self.explicitSource) { self.onSourceReady(1000); }
@@ -203,7 +253,10 @@
     window.addEventListener('pageshow', function (e) {
       if (e.persisted && self.session) { self.enqueue('shown'); }
     });
-    document.addEventListener('keydown', function (e) { self.onKey(e); });
+    this.root.addEventListener('keydown', function (e) { self.onKey(e); });
+    window.addEventListener('offline', function () { self.onLate(); });
+    window.addEventListener('online', function () { if (self.failing) { self.flushSoon(0); } });
+    setInterval(function () { self.watch(); }, WATCH_MS);
 
     this.bindControls();
     this.attachMedia();
@@ -224,7 +277,8 @@
           lessonId: this.lessonId,
           projectId: this.projectId,
           mode: this.mode,
-          switchContainer: this.ui.switchContainer
+          switchContainer: this.ui.switchContainer,
+          compactSwitch: true
         });
         var self = this;
         if (result && typeof result.then === 'function') {
@@ -314,9 +368,9 @@
       return;
     }
     if (this.seekOriginS === null) { this.seekOriginS = this.lastKnownS; }
-    if (this.forbidSeekAhead && v.currentTime > this.allowedMaxS + SEEK_TOLERANCE_S) {
+    if (this.forbidSeekAhead && v.currentTime > this.seekLimit() + SEEK_TOLERANCE_S) {
       this.showNotice(this.t('seekLimited'));
-      v.currentTime = this.allowedMaxS;  // fires another seeking event
+      v.currentTime = this.seekLimit();  // fires another seeking event
       return;
     }
     clearTimeout(this.seekTimer);
@@ -427,6 +481,7 @@
     var session = this.session;
     this.inflight = item;
     this.lastSentAt = Date.now();
+    this.inflightSince = this.lastSentAt;
     requestJSON('POST', this.heartbeatUrl(), body).then(function (res) {
       self.inflight = null;
       if (session !== self.session) { self.schedule(); return; }  // a newer session took over
@@ -463,11 +518,15 @@
       this.lesson.credited_s = num(data.lesson.credited_s, this.lesson.credited_s);
       this.lesson.covered_s = num(data.lesson.covered_s, this.lesson.covered_s);
       this.lesson.complete = !!data.lesson.complete || this.lesson.complete;
+      if (data.lesson.segments) { this.lesson.segments = data.lesson.segments; }
+      this.allowedMaxS = Math.max(this.allowedMaxS, num(data.lesson.max_position_s, 0));
     }
+    this.lastAnswerAt = Date.now();
     this.showPresence(data.presence_check || null);
     this.render();
   };
 
+  /* "Saved" only once an answer credited time in this session; nothing before. */
   Player.prototype.setFailing = function (failing) {
     this.failing = failing;
     var alert = this.ui.alert;
@@ -480,7 +539,29 @@
       }
     }
     this.root.classList.toggle('xs-not-saved', failing);
-    if (!failing) { this.setStatus(this.t('saved')); }
+    var state = failing ? 'not-saved' : (this.session && this.sessionCreditedS > 0 ? 'saved' : '');
+    if (this.ui.saveState) { this.ui.saveState.setAttribute('data-state', state); }
+  };
+
+  /* A heartbeat is late (offline, no answer in time, a tick overdue). */
+  Player.prototype.onLate = function () {
+    if (!this.session || this.blocked) { return; }
+    if (this.video.paused && !this.inflight && !this.pending) { return; }  // nothing to save right now
+    if (!this.failing) { this.setFailing(true); }
+  };
+
+  /* Once a second: a heartbeat in flight too long, or a tick that should have
+   * left (timers sleep, a frozen tab) but did not, turns the state to "not saved". */
+  Player.prototype.watch = function () {
+    if (!this.session || this.blocked || this.failing) { return; }
+    var now = Date.now();
+    if (this.inflight && now - this.inflightSince > REQUEST_TIMEOUT_MS) { this.onLate(); return; }
+    if (navigator.onLine === false) { this.onLate(); return; }
+    var playing = !this.video.paused && !this.video.ended;
+    var intervalMs = num(this.session.heartbeat_interval_s, 15) * 1000;
+    if (playing && !this.inflight && this.lastSentAt && now - this.lastSentAt > intervalMs + REQUEST_TIMEOUT_MS) {
+      this.onLate();
+    }
   };
 
   /* Last words when the page goes away: fetch may be cancelled on unload,
@@ -532,6 +613,7 @@
         self.sessionCreditedS = 0;
         self.applyAnswer(res.data);  // lesson figures and a pending presence check, when given
         self.setFailing(false);
+        self.setStatus('');
         if (!self.video.paused && !self.video.ended) {
           self.pending = self.merge(self.pending, { event: 'play' });
         }
@@ -670,20 +752,170 @@
   Player.prototype.bindControls = function () {
     var self = this;
     var ui = this.ui;
-    if (ui.playButton) { ui.playButton.addEventListener('click', function () { self.toggle(); }); }
-    if (ui.back) { ui.back.addEventListener('click', function () { self.step(-10); }); }
-    if (ui.forward) { ui.forward.addEventListener('click', function () { self.step(10); }); }
-    if (ui.blockedButton) { ui.blockedButton.addEventListener('click', function () { self.reopen(); }); }
     var v = this.video;
+    if (ui.playButton) { ui.playButton.addEventListener('click', function () { self.toggle(); }); }
+    if (ui.back) { ui.back.addEventListener('click', function () { self.step(-STEP_S); }); }
+    if (ui.forward) { ui.forward.addEventListener('click', function () { self.step(STEP_S); }); }
+    if (ui.blockedButton) { ui.blockedButton.addEventListener('click', function () { self.reopen(); }); }
+    v.addEventListener('click', function () {
+      self.toggle();
+      if (ui.frame) { ui.frame.focus(); }
+    });
+    v.addEventListener('dblclick', function () { self.fullscreen(); });
+    if (ui.mute) {
+      ui.mute.addEventListener('click', function () {
+        v.muted = !v.muted;
+        if (!v.muted && v.volume === 0) { v.volume = 0.5; }
+      });
+    }
+    if (ui.volume) {
+      ui.volume.addEventListener('input', function () {
+        v.volume = Math.max(0, Math.min(1, num(ui.volume.value, 1)));
+        v.muted = v.volume === 0;
+      });
+    }
+    var stored = null;
+    try { stored = window.localStorage && localStorage.getItem(VOLUME_KEY); } catch (e) { stored = null; }
+    if (stored !== null && isFinite(parseFloat(stored))) { v.volume = Math.max(0, Math.min(1, parseFloat(stored))); }
+    v.addEventListener('volumechange', function () {
+      try { localStorage.setItem(VOLUME_KEY, String(v.volume)); } catch (e) { /* private mode */ }
+      self.renderVolume();
+    });
+    this.buildSpeeds();
+    if (ui.fullscreen) { ui.fullscreen.addEventListener('click', function () { self.fullscreen(); }); }
+    var onFullscreen = function () { self.renderFullscreen(); };
+    document.addEventListener('fullscreenchange', onFullscreen);
+    document.addEventListener('webkitfullscreenchange', onFullscreen);
+    this.bindTimeline();
+
     var sync = function () {
-      if (!ui.playButton) { return; }
       var playing = !v.paused && !v.ended;
-      ui.playButton.setAttribute('aria-pressed', playing ? 'true' : 'false');
-      ui.playButton.classList.toggle('xs-is-playing', playing);
+      if (ui.playButton) {
+        ui.playButton.classList.toggle('xs-is-playing', playing);
+        ui.playButton.setAttribute('aria-label', playing ? self.t('pause') : self.t('play'));
+      }
+      self.root.classList.toggle('xs-playing', playing);
     };
     v.addEventListener('play', sync);
     v.addEventListener('pause', sync);
     v.addEventListener('ended', sync);
+    var time = function () { if (!self.dragging) { self.renderTime(v.currentTime); } };
+    v.addEventListener('timeupdate', time);
+    v.addEventListener('durationchange', time);
+    v.addEventListener('loadedmetadata', time);
+    v.addEventListener('seeked', time);
+    sync();
+    this.renderVolume();
+    this.renderFullscreen();
+  };
+
+  /* The speeds offered: the usual steps within the project's allowed range. */
+  Player.prototype.buildSpeeds = function () {
+    var self = this;
+    var sel = this.ui.speed;
+    if (!sel) { return; }
+    var speeds = SPEEDS.filter(function (r) { return r >= self.minRate - 1e-9 && r <= self.maxRate + 1e-9; });
+    if (speeds.indexOf(1) < 0) { speeds.push(1); speeds.sort(function (a, b) { return a - b; }); }
+    speeds.forEach(function (r) {
+      var opt = document.createElement('option');
+      opt.value = String(r);
+      opt.textContent = r === 1 ? self.t('normalSpeed') + ' 1×' : r + '×';
+      sel.appendChild(opt);
+    });
+    sel.value = '1';
+    if (speeds.length <= 1) { sel.parentNode.hidden = true; }
+    sel.addEventListener('change', function () { self.video.playbackRate = num(sel.value, 1); });
+  };
+
+  Player.prototype.renderSpeed = function () {
+    if (this.ui.speed) { this.ui.speed.value = String(this.video.playbackRate); }
+  };
+
+  Player.prototype.renderVolume = function () {
+    var v = this.video;
+    var ui = this.ui;
+    var silent = v.muted || v.volume === 0;
+    this.root.classList.toggle('xs-muted', silent);
+    if (ui.mute) {
+      ui.mute.setAttribute('aria-pressed', silent ? 'true' : 'false');
+      ui.mute.setAttribute('aria-label', silent ? this.t('unmute') : this.t('mute'));
+    }
+    if (ui.volume) { ui.volume.value = String(v.muted ? 0 : v.volume); }
+  };
+
+  Player.prototype.isFullscreen = function () {
+    return !!(document.fullscreenElement || document.webkitFullscreenElement);
+  };
+
+  Player.prototype.renderFullscreen = function () {
+    var full = this.isFullscreen();
+    this.root.classList.toggle('xs-full', full);
+    if (this.ui.fullscreen) {
+      this.ui.fullscreen.setAttribute('aria-label', full ? this.t('exitFullscreen') : this.t('fullscreen'));
+    }
+  };
+
+  /* The timeline: a slider that seeks on click or drag (mouse, touch, pen). */
+  Player.prototype.bindTimeline = function () {
+    var self = this;
+    var tl = this.ui.timeline;
+    if (!tl) { return; }
+    var at = function (e) {
+      var box = tl.getBoundingClientRect();
+      var x = e.clientX !== undefined ? e.clientX : (e.touches && e.touches[0] ? e.touches[0].clientX : box.left);
+      return Math.max(0, Math.min(1, (x - box.left) / Math.max(1, box.width))) * self.duration();
+    };
+    var move = function (e) {
+      if (!self.dragging) { return; }
+      self.renderTime(self.limited(at(e)));
+    };
+    var up = function (e) {
+      if (!self.dragging) { return; }
+      self.dragging = false;
+      self.seekTo(at(e));
+    };
+    if (window.PointerEvent) {
+      tl.addEventListener('pointerdown', function (e) {
+        if (e.button !== undefined && e.button !== 0) { return; }
+        self.dragging = true;
+        try { tl.setPointerCapture(e.pointerId); } catch (err) { /* old browser */ }
+        self.renderTime(self.limited(at(e)));
+        e.preventDefault();
+      });
+      tl.addEventListener('pointermove', move);
+      tl.addEventListener('pointerup', up);
+      tl.addEventListener('pointercancel', function () { self.dragging = false; });
+    } else {
+      tl.addEventListener('mousedown', function (e) { self.dragging = true; move(e); e.preventDefault(); });
+      document.addEventListener('mousemove', move);
+      document.addEventListener('mouseup', up);
+      tl.addEventListener('touchstart', function (e) { self.dragging = true; move(e); }, { passive: true });
+      tl.addEventListener('touchend', function (e) { up(e.changedTouches ? e.changedTouches[0] : e); });
+    }
+  };
+
+  Player.prototype.duration = function () {
+    var d = this.video.duration;
+    if (isFinite(d) && d > 0) { return d; }
+    return this.session ? num(this.session.duration_s, 0) : num(this.root.dataset.durationS, 0);
+  };
+
+  /* Furthest position one may seek to when skipping ahead is forbidden. */
+  Player.prototype.seekLimit = function () {
+    return Math.max(this.allowedMaxS, this.lastKnownS);
+  };
+
+  Player.prototype.limited = function (t) {
+    if (this.forbidSeekAhead) { t = Math.min(t, this.seekLimit()); }
+    return Math.max(0, Math.min(this.duration() - 0.1, t));
+  };
+
+  Player.prototype.seekTo = function (t) {
+    var v = this.video;
+    if (!isFinite(v.duration)) { return; }
+    if (this.forbidSeekAhead && t > this.seekLimit() + SEEK_TOLERANCE_S) { this.showNotice(this.t('seekLimited')); }
+    v.currentTime = this.limited(t);
+    this.renderTime(v.currentTime);
   };
 
   Player.prototype.playSafely = function () {
@@ -693,6 +925,7 @@
 
   Player.prototype.toggle = function () {
     var v = this.video;
+    if (this.mediaState !== 'ready') { return; }
     if (v.paused || v.ended) {
       if (this.blocked === 'superseded' || this.blocked === 'ended') { this.reopen(); return; }
       this.playSafely();
@@ -702,36 +935,34 @@
   };
 
   Player.prototype.step = function (deltaS) {
-    var v = this.video;
-    if (!isFinite(v.duration)) { return; }
-    v.currentTime = Math.max(0, Math.min(v.duration - 0.1, v.currentTime + deltaS));
+    this.seekTo(this.video.currentTime + deltaS);
   };
 
+  /* Keys work while the focus is in the player (click it first), never in a field. */
   Player.prototype.onKey = function (e) {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) { return; }
     var target = e.target;
     var tag = target && target.tagName;
     if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || (target && target.isContentEditable)) { return; }
     if (this.ui.presence && !this.ui.presence.hidden) { return; }  // keys go to the prompt's buttons
+    if (this.ui.blocked && !this.ui.blocked.hidden) { return; }
+    if (this.mediaState !== 'ready') { return; }
     var key = e.key;
     var v = this.video;
     var handled = true;
-    if ((key === ' ' || key === 'Spacebar') && tag !== 'BUTTON' && tag !== 'A') {
+    if ((key === ' ' || key === 'Spacebar') && tag !== 'BUTTON' && tag !== 'A' && tag !== 'SUMMARY') {
       this.toggle();
     } else if (key === 'k' || key === 'K') {
       this.toggle();
-    } else if (key === 'ArrowLeft' || key === 'Left') {
-      this.step(-5);
-    } else if (key === 'ArrowRight' || key === 'Right') {
-      this.step(5);
-    } else if (key === 'j' || key === 'J') {
-      this.step(-10);
-    } else if (key === 'l' || key === 'L') {
-      this.step(10);
+    } else if (key === 'ArrowLeft' || key === 'Left' || key === 'j' || key === 'J') {
+      this.step(-STEP_S);
+    } else if (key === 'ArrowRight' || key === 'Right' || key === 'l' || key === 'L') {
+      this.step(STEP_S);
     } else if (key === 'ArrowUp' || key === 'Up') {
-      v.volume = Math.min(1, v.volume + 0.1);
+      v.muted = false;
+      v.volume = Math.min(1, Math.round((v.volume + 0.1) * 10) / 10);
     } else if (key === 'ArrowDown' || key === 'Down') {
-      v.volume = Math.max(0, v.volume - 0.1);
+      v.volume = Math.max(0, Math.round((v.volume - 0.1) * 10) / 10);
     } else if (key === 'm' || key === 'M') {
       v.muted = !v.muted;
     } else if (key === 'f' || key === 'F') {
@@ -743,16 +974,37 @@
   };
 
   Player.prototype.fullscreen = function () {
-    var el = this.root.querySelector('.xs-video-wrap') || this.video;
-    if (document.fullscreenElement || document.webkitFullscreenElement) {
-      (document.exitFullscreen || document.webkitExitFullscreen).call(document);
-    } else if (el.requestFullscreen) {
-      el.requestFullscreen();
-    } else if (el.webkitRequestFullscreen) {
-      el.webkitRequestFullscreen();
-    } else if (this.video.webkitEnterFullscreen) {
-      this.video.webkitEnterFullscreen();
-    }
+    var el = this.ui.frame || this.video;
+    var done = null;
+    try {
+      if (this.isFullscreen()) {
+        done = (document.exitFullscreen || document.webkitExitFullscreen).call(document);
+      } else if (el.requestFullscreen) {
+        done = el.requestFullscreen();
+      } else if (el.webkitRequestFullscreen) {
+        done = el.webkitRequestFullscreen();
+      } else if (this.video.webkitEnterFullscreen) {
+        this.video.webkitEnterFullscreen();  // iPhone: only the video element itself
+      }
+    } catch (e) { done = null; }
+    if (done && typeof done.catch === 'function') { done.catch(function () { /* refused: stay in the page */ }); }
+  };
+
+  /* Still transcoding or no video: say so once, and reload when it is ready. */
+  Player.prototype.showWaiting = function () {
+    var self = this;
+    if (this.ui.waiting) { this.ui.waiting.hidden = false; }
+    if (this.ui.bar) { this.ui.bar.hidden = true; }
+    if (this.mediaState !== 'processing' || !window.fetch) { return; }
+    var url = this.apiBase + '/lessons/' + encodeURIComponent(this.lessonId) + '/media?project_id=' +
+      encodeURIComponent(this.projectId);
+    setInterval(function () {
+      fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (rv) {
+        return rv.ok ? rv.json() : null;
+      }).then(function (media) {
+        if (media && media.renditions && media.renditions.length) { window.location.reload(); }
+      }).catch(function () { /* try again next time */ });
+    }, 30000);
   };
 
   Player.prototype.setStatus = function (text) {
@@ -788,6 +1040,53 @@
     }
     if (ui.coverageText) { ui.coverageText.textContent = percent + '%'; }
     if (ui.complete) { ui.complete.hidden = !lesson.complete; }
+    this.renderSegments();
+    if (!this.dragging) { this.renderTime(this.video.currentTime); }
+  };
+
+  /* The covered segments (from the server) drawn on the timeline. */
+  Player.prototype.renderSegments = function () {
+    var box = this.ui.covered;
+    var duration = this.duration();
+    if (!box || !(duration > 0)) { return; }
+    var key = JSON.stringify(this.lesson.segments) + '/' + duration;
+    if (key === this.segmentsDrawn) { return; }
+    this.segmentsDrawn = key;
+    while (box.firstChild) { box.removeChild(box.firstChild); }
+    (this.lesson.segments || []).forEach(function (seg) {
+      var a = Math.max(0, Math.min(1, num(seg[0], 0) / duration));
+      var b = Math.max(a, Math.min(1, num(seg[1], 0) / duration));
+      var el = document.createElement('div');
+      el.className = 'xs-tl-seg';
+      el.style.left = (a * 100).toFixed(3) + '%';
+      el.style.width = ((b - a) * 100).toFixed(3) + '%';
+      el.setAttribute('data-start', String(seg[0]));
+      el.setAttribute('data-end', String(seg[1]));
+      box.appendChild(el);
+    });
+  };
+
+  Player.prototype.renderTime = function (position) {
+    var ui = this.ui;
+    var duration = this.duration();
+    var t = Math.max(0, Math.min(duration || 0, position || 0));
+    var f = duration > 0 ? t / duration : 0;
+    if (ui.played) { ui.played.style.width = (f * 100).toFixed(3) + '%'; }
+    if (ui.thumb) { ui.thumb.style.left = (f * 100).toFixed(3) + '%'; }
+    if (ui.elapsed) { ui.elapsed.textContent = formatDuration(t); }
+    if (ui.total) { ui.total.textContent = formatDuration(duration); }
+    if (ui.timeline) {
+      ui.timeline.setAttribute('aria-valuemax', String(Math.floor(duration)));
+      ui.timeline.setAttribute('aria-valuenow', String(Math.floor(t)));
+      ui.timeline.setAttribute('aria-valuetext', formatDuration(t) + ' / ' + formatDuration(duration));
+    }
+    if (ui.locked) {
+      var limit = this.seekLimit();
+      var lockedFrom = duration > 0 ? Math.min(1, limit / duration) : 1;
+      ui.locked.hidden = !this.forbidSeekAhead || lockedFrom >= 1;
+      ui.locked.style.left = (lockedFrom * 100).toFixed(3) + '%';
+      ui.locked.setAttribute('data-from', String(Math.round(limit * 10) / 10));
+    }
   };
 
   function boot() {
