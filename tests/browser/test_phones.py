@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from tests.classrooms.world import fast_hashing, signed_in  # noqa: F401
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, bearer
+from tests.tracking.conftest import Player
 
 pytestmark = pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
 
@@ -17,6 +18,8 @@ PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1366, "height": 768}
 LONG_PROJECT = "2026年江南省中小学幼儿园教师信息技术应用能力提升工程2.0全员培训暨城关第一小学校本研修整校推进项目"
 LONG_COURSE = "人工智能助力学科教学：从课堂观察、学情诊断到个性化作业设计的整体解决方案与优秀案例深度解析"
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 10; HarmonyOS; ELS-AN00 Build/HUAWEIELS-AN00; wv) AppleWebKit/537.36 "
+               "(KHTML, like Gecko) Version/4.0 Chrome/99.0.4844.88 Mobile Safari/537.36 MicroMessenger/8.0.47.2560")
 #: the innermost elements reaching past the window's right edge (to say what to fix)
 WIDEST = """() => Array.from(document.querySelectorAll('body *'))
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5
@@ -25,8 +28,9 @@ WIDEST = """() => Array.from(document.querySelectorAll('body *'))
 
 
 @pytest.fixture
-def world(app, make_user, make_project, make_course, make_class, enroll, org_tree):
-    """A learner enrolled in a project with long Chinese titles, in a class with a tutor; a site admin."""
+def world(app, make_user, make_project, make_course, make_class, enroll, org_tree, clock, api_token):
+    """A learner enrolled in a project with long Chinese titles, in a class with a tutor, who watched a lesson
+    on a phone (its audit has sessions, windows and refusals); a site admin."""
     from app.accounts.service import do_assign_role
 
     project = make_project(LONG_PROJECT, required_hours=24)
@@ -42,6 +46,13 @@ def world(app, make_user, make_project, make_course, make_class, enroll, org_tre
     admin = make_user("admin1", role="site_admin")
     db.session.commit()
     lesson = course.modules[0].lessons[1]
+    headers = {**bearer(api_token(learner)), "User-Agent": PHONE_AGENT}
+    for _session in range(2):  # the second window takes over from the first
+        player = Player(app.test_client(), clock, headers, project.id, lesson.id)
+        player.open()
+        player.play(90)
+        player.beat(player.position + 400)  # a jump ahead
+        player.play(30, start=False)
     return {"learner": learner, "tutor": tutor, "admin": admin, "project": project, "lesson": lesson, "class": cls,
             "course": course}
 
@@ -95,6 +106,13 @@ def test_progress_rows_stack_on_a_phone_with_status_and_details_in_view(live_ser
     assert page.evaluate("() => getComputedStyle(document.querySelector('thead')).position") == "absolute"
     page.set_viewport_size(DESKTOP)
     assert page.evaluate("() => getComputedStyle(document.querySelector('thead')).position") != "absolute"
+
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + f"/projects/{world['project'].id}/lessons/{world['lesson'].id}/audit")
+    expect(page.locator("[data-testid=session]")).to_have_count(2)
+    page.locator("[data-testid=session] details summary").first.click()
+    expect(page.locator("[data-testid=windows]").first).to_be_visible()
+    assert_fits(page, "audit with its windows open")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
