@@ -199,7 +199,7 @@ PASSWORD_CHANGE_ALLOWED = frozenset({
 })
 
 
-def password_change_required() -> ApiError | None:
+def password_change_required() -> ApiError:
     """Return the JSON 403 for an API request of a user who must change password first (pages redirect)."""
     return api_error(403, "password_change_required",
                      _("You must choose your own password first: sign in on the website and change it."))

@@ -57,6 +57,8 @@ def change_password():
     if form.validate_on_submit():
         if not auth.verify_password(current_user.password_hash, form.current_password.data):
             form.current_password.errors.append(_("The current password is wrong."))
+        elif form.new_password.data == form.current_password.data:
+            form.new_password.errors.append(_("Choose a password different from the current one."))
         elif (problem := auth.password_problem(form.new_password.data)) is not None:
             form.new_password.errors.append(problem)
         else:
