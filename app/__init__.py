@@ -94,6 +94,13 @@ def _register_template_helpers(app: Flask) -> None:
     from app.courses import permissions as courses_permissions, service as courses_service
     from app.media import permissions as media_permissions
 
+    from app.accounts import auth, labels as accounts_labels
+    from app.common.labels import install_labels
+    from app.courses import labels as courses_labels
+    from app.media import labels as media_labels
+
+    install_labels(app, accounts_labels.LABELS, courses_labels.LABELS, media_labels.LABELS)
+    app.jinja_env.globals["password_rules"] = auth.PASSWORD_RULES
     app.context_processor(template_helpers)
     for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions):
         app.context_processor(permission_helpers(module))
@@ -110,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.classrooms import views as classrooms_views
     from app.common import health
     from app.common import openapi
+    from app.common import site
     from app.courses import admin_views as courses_admin
     from app.courses import api as courses_api
     from app.courses import electives_admin
@@ -123,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(site.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_admin.bp)
     app.register_blueprint(admin_views.bp)

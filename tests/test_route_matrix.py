@@ -15,6 +15,7 @@ PUBLIC = {
     "bootstrap.static",
     "health.healthz",
     "health.readyz",
+    "site.favicon",
     "accounts.login",
     "accounts.logout",
     "accounts.set_language",

@@ -5,6 +5,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from app.accounts.labels import LABELS
 from app.common.numbers import parse_int
 
 
@@ -26,8 +27,7 @@ def int_or_none(value):
 
 
 def kind_labels() -> dict:
-    return {"province": _l("Province"), "city": _l("City"), "county": _l("County"), "school": _l("School"),
-            "learning_center": _l("Learning center")}
+    return dict(LABELS["org_kind"])
 
 
 def stage_choices() -> list:
@@ -36,7 +36,8 @@ def stage_choices() -> list:
 
 
 def role_labels() -> dict:
-    return {"org_admin": _l("Org admin"), "expert": _l("Expert")}
+    """The roles an admin grants on an org unit."""
+    return {role: LABELS["role"][role] for role in ("org_admin", "expert")}
 
 
 class ActionForm(FlaskForm):

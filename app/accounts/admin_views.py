@@ -193,7 +193,7 @@ def _user_filters():
         stmt = stmt.where(User.is_active_flag.is_(True))
     elif status == "inactive":
         stmt = stmt.where(User.is_active_flag.is_(False))
-    return stmt.order_by(User.username), {"q": q, "unit": unit_id or "", "status": status}
+    return stmt.order_by(User.username_key, User.id), {"q": q, "unit": unit_id or "", "status": status}
 
 
 @bp.get("/users")
@@ -261,7 +261,7 @@ def user_new():
                         form.username.data.strip(), password, real_name=form.real_name.data.strip(),
                         teacher_no=(form.teacher_no.data or "").strip() or None, phone=form.phone.data or None,
                         school=school, subject=(form.subject.data or "").strip() or None, stage=form.stage.data or None)
-                    user.is_password_expired = True
+                    user.password_change_reason = "new"
                 flash(_("The user %(name)s was created. They choose their own password at first sign-in.",
                         name=user.username), "success")
                 if generated:

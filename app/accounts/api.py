@@ -43,7 +43,7 @@ class MeOut(BaseModel):
 
 @bp.post("/auth/token")
 @api_doc(summary=_l("Sign in: get a Bearer token"), body=TokenRequest, responses={200: TokenOut},
-         errors=(400, 401, 413, 415, 429), is_public=True)
+         errors=(400, 401, 403, 413, 415, 429), is_public=True)
 @auth.no_session_auth
 def issue_token():
     body = parse_json(TokenRequest, max_bytes=1024)
@@ -53,6 +53,8 @@ def issue_token():
         raise api_error(429, exc.code, exc.message, exc.headers)
     if user is None:
         raise api_error(401, "invalid_credentials", _("Wrong username or password."))
+    if user.must_change_password:
+        raise auth.password_change_required()
     with write_transaction():
         token, row = auth.do_issue_token(user)
     return jsonify({"token": token, "expires_at": row.expires_at.isoformat()})

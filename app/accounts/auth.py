@@ -8,6 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select, update
@@ -17,7 +18,7 @@ from wtforms import ValidationError
 from app.accounts import limits
 from app.accounts.models import ApiToken, LoginSession, User
 from app.common import clock
-from app.common.api import api_error, is_api_request
+from app.common.api import ApiError, api_error, is_api_request
 from app.common.api import unauthorized as api_unauthorized
 from app.extensions import db, login_manager
 
@@ -63,6 +64,10 @@ def _matching_user(username: str, password: str) -> User | None:
     if not verify_password(user.password_hash, password) or not user.is_active:
         return None
     return user
+
+
+#: the rules of password_problem, shown beside every field where a new password is typed
+PASSWORD_RULES = _l("At least 8 characters (at most 128), mixing letters with digits or symbols.")
 
 
 def password_problem(password: str) -> str | None:
@@ -187,6 +192,30 @@ def _check_api_csrf() -> None:
         raise api_error(400, "csrf", _("The page's security token is missing or expired: reload the page.")) from None
 
 
+#: what a user who must choose a new password may still reach: the change itself, sign-out, the language, files
+PASSWORD_CHANGE_ALLOWED = frozenset({
+    "accounts.change_password", "accounts.logout", "accounts.set_language", "accounts_api.revoke_token",
+    "static", "bootstrap.static", "site.favicon", "health.healthz", "health.readyz",
+})
+
+
+def password_change_required() -> ApiError:
+    """Return the JSON 403 for an API request of a user who must change password first (pages redirect)."""
+    return api_error(403, "password_change_required",
+                     _("You must choose your own password first: sign in on the website and change it."))
+
+
+def _require_password_change():
+    """Send a user who must choose a new password to 修改密码 from every page but sign-out and the language."""
+    if request.endpoint in PASSWORD_CHANGE_ALLOWED or request.endpoint is None:
+        return None
+    if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    if is_api_request():
+        raise password_change_required()
+    return redirect(url_for("accounts.change_password"))
+
+
 class _CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie session, with its serializer made once per set of keys.
 
@@ -232,6 +261,8 @@ def install_auth(app: Flask) -> None:
     def _api_csrf():
         if is_api_request():
             _check_api_csrf()
+
+    app.before_request(_require_password_change)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):

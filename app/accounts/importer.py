@@ -396,7 +396,7 @@ def do_import(rows: list[ImportRow], hashes: list[str]) -> list[User]:
     """Insert the checked rows (inside one write transaction); return the new users, their passwords expired."""
     users = [
         User(username=r.username, real_name=r.real_name, teacher_no=r.teacher_no, phone=r.phone, school_id=r.school_id,
-             subject=r.subject, stage=r.stage, password_hash=h, is_password_expired=True)
+             subject=r.subject, stage=r.stage, password_hash=h, password_change_reason="new")
         for r, h in zip(rows, hashes)
     ]
     db.session.add_all(users)

@@ -3,7 +3,9 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from app.accounts.rules import natural_key
 
 from app.common import clock
 from app.common.types import UTCDateTime
@@ -12,6 +14,8 @@ from app.extensions import db
 ORG_KINDS = ("province", "city", "county", "school", "learning_center")
 ROLES = ("learner", "tutor", "class_manager", "expert", "org_admin", "site_admin")
 CLASS_ROLES = ("learner", "tutor", "class_manager")
+#: why a user must choose a new password: a new account (imported or made by an admin), an admin reset
+PASSWORD_CHANGE_REASONS = ("new", "reset")
 ORG_ROLES = ("expert", "org_admin")
 
 
@@ -50,9 +54,15 @@ class User(UserMixin, db.Model):
     """A person with an account: a teacher, a tutor, an administrator."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("password_change_reason IN ('new', 'reset')", name="password_change_reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: accounts.rules.natural_key(username): lists of people sort by it (learner2 before learner10)
+    username_key: Mapped[str] = mapped_column(
+        String(160), index=True, default=lambda ctx: natural_key(ctx.get_current_parameters()["username"]))
     #: argon2 hash; never the password
     password_hash: Mapped[str] = mapped_column(String(255))
     real_name: Mapped[str] = mapped_column(String(64), default="")
@@ -67,8 +77,9 @@ class User(UserMixin, db.Model):
     #: preferred UI language (zh_CN or en); None follows the site default
     locale: Mapped[str | None] = mapped_column(String(10))
     is_active_flag: Mapped[bool] = mapped_column("is_active", Boolean, default=True)
-    #: set when an admin resets the password: the user must choose a new one
-    is_password_expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: why the user must choose a new password before anything else (one of PASSWORD_CHANGE_REASONS):
+    #: "new" for an account an administrator made or imported, "reset" after an admin reset; None: no change due
+    password_change_reason: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
     school: Mapped[OrgUnit | None] = relationship()
@@ -76,6 +87,15 @@ class User(UserMixin, db.Model):
 
     #: the login session this request is authenticated by (set by the user loader)
     current_session_id = None
+
+    @validates("username")
+    def _keep_username_key(self, _key: str, username: str) -> str:
+        self.username_key = natural_key(username)
+        return username
+
+    @property
+    def must_change_password(self) -> bool:
+        return self.password_change_reason is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.accounts import auth
+from app.accounts.labels import LABELS
 from app.accounts.models import CLASS_ROLES, ORG_KINDS, ROLES, OrgUnit, RoleAssignment, User
 from app.common.exceptions import Conflict, Invalid, NotFound
 from app.extensions import db
@@ -155,9 +156,7 @@ def check_child_kind(parent: OrgUnit | None, kind: str) -> None:
             raise Invalid(_("A top-level unit must be a province, a city or a county."), code="kind")
         if parent.kind == "learning_center":
             raise Invalid(_("A learning center cannot contain other units."), code="parent_id")
-        from app.accounts.admin_forms import kind_labels
-
-        labels = kind_labels()
+        labels = LABELS["org_kind"]
         raise Invalid(_("A %(kind)s cannot be placed under a %(parent)s.", kind=labels.get(kind, kind),
                         parent=labels.get(parent.kind, parent.kind)), code="kind")
 
@@ -243,7 +242,7 @@ def do_admin_reset_password(user: User) -> str:
     """Give the user a temporary password (returned, shown once) they must change at next sign-in."""
     password = generate_password(12)
     user.password_hash = auth.hash_password(password)
-    user.is_password_expired = True
+    user.password_change_reason = "reset"
     auth.do_revoke_all(user)
     return password
 

@@ -35,8 +35,7 @@ def login():
             return render_template("accounts/login.html", form=form), 401
         with write_transaction():
             auth.do_login(user)
-        if user.is_password_expired:
-            flash(_("Your password was reset by an administrator. Please choose a new one."), "warning")
+        if user.must_change_password:
             return redirect(url_for("accounts.change_password"))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)
@@ -58,18 +57,20 @@ def change_password():
     if form.validate_on_submit():
         if not auth.verify_password(current_user.password_hash, form.current_password.data):
             form.current_password.errors.append(_("The current password is wrong."))
+        elif form.new_password.data == form.current_password.data:
+            form.new_password.errors.append(_("Choose a password different from the current one."))
         elif (problem := auth.password_problem(form.new_password.data)) is not None:
             form.new_password.errors.append(problem)
         else:
             with write_transaction():
                 user = current_user._get_current_object()
                 user.password_hash = auth.hash_password(form.new_password.data)
-                user.is_password_expired = False
+                user.password_change_reason = None
                 auth.do_revoke_all(user)
                 auth.do_login(user)
             flash(_("Your password has been changed. Other devices have been signed out."), "success")
             return redirect(url_for("courses.home"))
-    return render_template("accounts/password.html", form=form)
+    return render_template("accounts/password.html", form=form, reason=current_user.password_change_reason)
 
 
 @bp.post("/language")

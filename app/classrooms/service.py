@@ -33,7 +33,7 @@ def get_class_members(cls: Class_, role: str | None = None) -> list[tuple[User, 
     )
     if role:
         stmt = stmt.where(RoleAssignment.role == role)
-    return [(row.User, row.role) for row in db.session.execute(stmt.order_by(RoleAssignment.role, User.username))]
+    return [(row.User, row.role) for row in db.session.execute(stmt.order_by(RoleAssignment.role, User.username_key))]
 
 
 # ---------------------------------------------------------------- administration

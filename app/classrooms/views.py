@@ -306,7 +306,7 @@ def _roster_page(cls: Class_, status: int = 200):
             pattern = "%" + cq.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"), User.real_name.ilike(pattern, escape="\\"),
                                   User.teacher_no.ilike(pattern, escape="\\")))
-        candidates = db.session.execute(stmt.options(selectinload(User.school)).order_by(User.username).limit(50)).scalars().all()
+        candidates = db.session.execute(stmt.options(selectinload(User.school)).order_by(User.username_key).limit(50)).scalars().all()
     return render_template("classrooms/roster.html", cls=cls, learners=learners, staff=service.get_class_staff(cls),
                            role_names=_role_names(cls), can_manage=can_manage, candidates=candidates, cq=cq,
                            add_form=AddLearnersForm(formdata=None), staff_form=StaffForm(formdata=None),

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.accounts.admin_forms import as_choices, int_or_none, stage_choices
 from app.common.forms import DecimalField
+from app.courses.labels import LABELS
 
 
 @lru_cache(maxsize=1)
@@ -169,7 +170,7 @@ class ModuleForm(FlaskForm):
 
 
 def lesson_kind_choices() -> list:
-    return [("video", _l("Video")), ("audio", _l("Audio")), ("document", _l("Document"))]
+    return list(LABELS["lesson_kind"].items())
 
 
 class LessonForm(FlaskForm):

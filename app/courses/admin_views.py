@@ -258,7 +258,7 @@ def _enrollments_page(project: Project, status: int = 200):
         pattern = _like(q)
         stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"), User.real_name.ilike(pattern, escape="\\"),
                               User.teacher_no.ilike(pattern, escape="\\")))
-    page = db.paginate(stmt.order_by(User.username), page=query_int("page", 1),
+    page = db.paginate(stmt.order_by(User.username_key, User.id), page=query_int("page", 1),
                        per_page=PER_PAGE, error_out=False)
     cq = (request.args.get("cq") or "").strip()[:64]
     candidates = []
@@ -271,7 +271,7 @@ def _enrollments_page(project: Project, status: int = 200):
                                User.id.not_in(enrolled_ids), User.is_active_flag.is_(True),
                                or_(User.username.ilike(pattern, escape="\\"), User.real_name.ilike(pattern, escape="\\"),
                                    User.teacher_no.ilike(pattern, escape="\\"), User.phone.ilike(pattern, escape="\\")))
-            .options(selectinload(User.school)).order_by(User.username).limit(50)
+            .options(selectinload(User.school)).order_by(User.username_key).limit(50)
         ).scalars().all()
     form = EnrollForm(formdata=None)
     form.school_id.choices = as_choices(unit_choices(_project_area_schools(project), _("—")))

@@ -55,7 +55,7 @@ def test_create_user_shows_generated_password_once(app, county_admin, org_tree):
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     password = re.search(r'data-testid="temporary-password">([^<]+)<', response.get_data(as_text=True)).group(1)
     user = db.session.execute(select(User).where(User.username == "newbie")).scalar_one()
-    assert user.is_password_expired and user.school_id == org_tree["school_a1"].id
+    assert user.password_change_reason == "new" and user.school_id == org_tree["school_a1"].id
     login = Auth(app.test_client()).login("newbie", password)
     assert login.headers["Location"].endswith("/account/password")
 
@@ -139,7 +139,7 @@ def test_password_reset_shows_a_temporary_password_once(app, county_admin, make_
     assert Auth(app.test_client()).login("forgetful", DEFAULT_PASSWORD).status_code == 401
     login = Auth(app.test_client()).login("forgetful", temporary)
     assert login.status_code == 302 and login.headers["Location"].endswith("/account/password")
-    assert fresh(target.id).is_password_expired
+    assert fresh(target.id).password_change_reason == "reset"
     page = client.get(f"/admin/users/{target.id}").get_data(as_text=True)
     assert temporary not in page
 

@@ -75,7 +75,7 @@ def test_good_csv_imports_everyone_enrols_and_seats_them(county_admin, make_proj
     assert (wang.real_name, wang.teacher_no, wang.phone, wang.school_id, wang.stage) == (
         "王芳", "T001", "13800138001", org_tree["school_a1"].id, "primary")
     assert users["li02"].phone == "13800138002" and users["li02"].stage == "junior"
-    assert all(users[n].is_password_expired for n in ("wang01", "li02", "zhao03"))
+    assert all(users[n].password_change_reason == "new" for n in ("wang01", "li02", "zhao03"))
     assert db.session.execute(select(func.count()).select_from(Enrollment).where(
         Enrollment.project_id == project.id, Enrollment.source == "import")).scalar_one() == 3
     assert db.session.execute(select(func.count()).select_from(RoleAssignment).where(

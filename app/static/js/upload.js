@@ -79,7 +79,7 @@
       table.insertBefore(row, table.firstChild);
     }
     row.dataset.state = status.state;
-    row.querySelector('[data-field="kind"]').textContent = status.kind;
+    row.querySelector('[data-field="kind"]').textContent = messages['kind_' + status.kind] || status.kind;
     var stateCell = row.querySelector('[data-field="state"]');
     stateCell.textContent = '';
     var badge = document.createElement('span');
