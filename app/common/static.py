@@ -57,10 +57,47 @@ class StaticVersions:
         return stamp.version
 
 
+class _StaticCompressedCache:
+    """Flask-Compress's cache (COMPRESS_CACHE_BACKEND): keeps compressed fingerprinted static files only.
+
+    Pages differ on every request and are never kept: their key is empty.
+    """
+
+    def __init__(self):
+        self._store: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self._store.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if not key.endswith(";"):
+            self._store[key] = value
+
+
 def install_static_files(app: Flask) -> None:
     """Fingerprint static URLs, cache fingerprinted answers for a year, compress text answers."""
     versions = StaticVersions(app.static_folder)
     app.extensions["static_versions"] = versions
+
+    def is_current(filename: str) -> bool:
+        current = versions.version(filename)
+        return bool(current) and request.args.get("v") == current
+
+    def compressed_cache_key(req) -> str:
+        if req.endpoint == "static" and "Range" not in req.headers and is_current((req.view_args or {}).get("filename", "")):
+            return req.full_path
+        return ""
+
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_LEVEL", 6)
+    app.config.setdefault("COMPRESS_BR_LEVEL", 5)
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    compressed_types = set(app.config["COMPRESS_MIMETYPES"])
+    cache = _StaticCompressedCache()
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", lambda: cache)
+    app.config.setdefault("COMPRESS_CACHE_KEY", compressed_cache_key)
+    compress.init_app(app)
 
     @app.url_defaults
     def add_static_version(endpoint: str, values: dict) -> None:
@@ -69,20 +106,13 @@ def install_static_files(app: Flask) -> None:
             if version:
                 values["v"] = version
 
+    # Registered after Flask-Compress, so it runs before it (Flask runs after_request hooks last first).
     @app.after_request
     def set_static_cache(response: Response) -> Response:
         if request.endpoint == "static" and response.status_code in (200, 304):
-            filename = (request.view_args or {}).get("filename", "")
-            current = versions.version(filename)
-            if current and request.args.get("v") == current:
-                response.headers["Cache-Control"] = IMMUTABLE
-            else:
-                response.headers["Cache-Control"] = "no-cache"
+            fresh = is_current((request.view_args or {}).get("filename", ""))
+            response.headers["Cache-Control"] = IMMUTABLE if fresh else "no-cache"
+            if response.status_code == 200 and response.is_streamed and response.mimetype in compressed_types:
+                # A whole small file: read it, so Flask-Compress compresses it once (gzip too) and keeps the result.
+                response.make_sequence()
         return response
-
-    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
-    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
-    app.config.setdefault("COMPRESS_LEVEL", 6)
-    app.config.setdefault("COMPRESS_BR_LEVEL", 5)
-    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
-    compress.init_app(app)

@@ -1,6 +1,6 @@
 // Build app/static/vendor/bootstrap/: Bootstrap's CSS with only the selectors the app's
 // templates, Python files and own scripts name (PurgeCSS), Bootstrap's JS (no Popper),
-// its LICENSE, VERSION and classes.txt (every class of the full CSS, for tests/common/test_static.py).
+// its LICENSE, VERSION and classes.txt (the classes with a rule of their own in the full CSS, for tests/common/test_static.py).
 // Run from the repository root: `make css` (npm ci --prefix tools/css && node tools/css/build.mjs).
 import { readFileSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -40,8 +40,15 @@ mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "bootstrap.min.css"), result.css.replace(/\/\*# sourceMappingURL=.*?\*\//g, "") + "\n");
 copyFileSync(join(dist, "js", "bootstrap.min.js"), join(out, "bootstrap.min.js"));
 copyFileSync(join(here, "node_modules", "bootstrap", "LICENSE"), join(out, "LICENSE"));
+// Classes with a rule of their own (the only class of some selector): a page naming one needs it built.
 const classes = new Set();
-for (const match of full.replace(/url\([^)]*\)/g, "").matchAll(/\.(-?[A-Za-z_][A-Za-z0-9_-]*)/g)) classes.add(match[1]);
+const bare = full.replace(/\/\*[\s\S]*?\*\//g, "").replace(/url\([^)]*\)/g, "");
+for (const [, selectors] of bare.matchAll(/([^{}]+)\{/g)) {
+  for (const selector of selectors.split(",")) {
+    const named = [...selector.matchAll(/\.(-?[A-Za-z_][A-Za-z0-9_-]*)/g)].map((m) => m[1]);
+    if (named.length === 1) classes.add(named[0]);
+  }
+}
 writeFileSync(join(out, "classes.txt"), [...classes].sort().join("\n") + "\n");
 writeFileSync(join(out, "VERSION"),
   `bootstrap ${version} from npm; purgecss ${JSON.parse(readFileSync(join(here, "node_modules", "purgecss", "package.json"), "utf8")).version}\n` +
