@@ -1,6 +1,6 @@
 """flask demo: an org tree, a running project, a course with generated videos, and users to try it with.
 
-Besides the 60-hour project there is a short one (0.2 学时) that learner1 can finish in minutes. The demo
+Besides the 60-hour project there is a short one (0.1 学时) that learner1 can finish in minutes. The demo
 videos go through the app's own transcode pipeline, so every lesson has its ladder (240p and 360p).
 Running it twice changes nothing. Production refuses it unless XUESHI_ALLOW_DEMO=1.
 """
@@ -33,9 +33,9 @@ DEMO_PDF = ("demo/material-handbook.pdf", "学员手册（PDF）")
 #: the generated sources: 360p, so the ladder has a 240p and a 360p rung
 DEMO_VIDEO_SIZE = (640, 360)
 COURSE_TITLE = "信息技术与课堂教学融合"
-#: the short project: its lessons (the same course) hold more than it asks for
+#: the short project: its three videos alone (515 s, 0.19 学时 of 45 min) hold more than it asks for (270 s, a few minutes of watching)
 SHORT_PROJECT_TITLE = "新教师快速体验（短项目）"
-SHORT_PROJECT_HOURS = 0.2
+SHORT_PROJECT_HOURS = 0.1
 SHORT_PROJECT_LEARNERS = ("learner1",)
 
 
@@ -191,7 +191,7 @@ def load_demo(media_root: Path) -> None:
 
 
 def load_short_project(province, course, long_project):
-    """Create the short project (0.2 学时, the same course) with learner1 enrolled, unless it exists."""
+    """Create the short project (0.1 学时, the same course) with learner1 enrolled, unless it exists."""
     from app.accounts.models import User
     from app.courses.models import Project
     from app.courses.service import do_create_project, do_enroll, do_link_course
@@ -200,7 +200,7 @@ def load_short_project(province, course, long_project):
     if short is None:
         short = do_create_project(
             SHORT_PROJECT_TITLE, province, long_project.starts_on, long_project.ends_on,
-            description="一个几分钟就能学完的示范项目：看完三节视频（或读学员手册）即可达到 0.2 学时，看到项目完成。",
+            description="一个几分钟就能学完的示范项目：看完三节视频即可达到 0.1 学时，看到项目完成。",
             required_hours=SHORT_PROJECT_HOURS,
         )
         do_link_course(short, course, is_required=True)
