@@ -9,7 +9,7 @@ THREADS ?= 4
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test venv translations migrate demo worker system-packages clean bench-heartbeats bench-media
+.PHONY: run test venv translations migrate demo worker system-packages clean bench-heartbeats bench-media css
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ system-packages:
 
 test: venv translations system-packages
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# Rebuild app/static/vendor/bootstrap/ (Bootstrap from npm, purged to the classes the app names); commit the output.
+css:
+	npm ci --prefix tools/css --no-audit --no-fund --silent
+	node tools/css/build.mjs
 
 bench-heartbeats: venv translations
 	$(BIN)/python bench/heartbeats.py

@@ -2,12 +2,9 @@
 import os
 
 from flask import Flask, has_request_context, request, session
-from flask_bootstrap import Bootstrap5
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import babel, csrf, db, login_manager, migrate
-
-bootstrap = Bootstrap5()
 
 
 def _select_locale() -> str:
@@ -60,7 +57,6 @@ def create_app(config: str | object | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    bootstrap.init_app(app)
 
     with app.app_context():
         from app.common.db import configure_engine
@@ -81,6 +77,9 @@ def create_app(config: str | object | None = None) -> Flask:
     from app.common.security import install_security_headers
 
     install_security_headers(app)
+    from app.common.static import install_static_files
+
+    install_static_files(app)
 
     _register_template_helpers(app)
     return app

@@ -1,5 +1,7 @@
 """flask demo: an org tree, a running project, a course with generated videos, and users to try it with.
 
+Besides the 60-hour project there is a short one (0.1 学时) that learner1 can finish in minutes. The demo
+videos go through the app's own transcode pipeline, so every lesson has its ladder (240p and 360p).
 Running it twice changes nothing. Production refuses it unless XUESHI_ALLOW_DEMO=1.
 """
 import os
@@ -28,6 +30,13 @@ DEMO_VIDEOS = [
     ("demo/lesson-3-assessment.mp4", 150, "课堂评价与反馈"),
 ]
 DEMO_PDF = ("demo/material-handbook.pdf", "学员手册（PDF）")
+#: the generated sources: 360p, so the ladder has a 240p and a 360p rung
+DEMO_VIDEO_SIZE = (640, 360)
+COURSE_TITLE = "信息技术与课堂教学融合"
+#: the short project: its three videos alone (515 s, 0.19 学时 of 45 min) hold more than it asks for (270 s, a few minutes of watching)
+SHORT_PROJECT_TITLE = "新教师快速体验（短项目）"
+SHORT_PROJECT_HOURS = 0.1
+SHORT_PROJECT_LEARNERS = ("learner1",)
 
 
 def _generate_video(path: Path, seconds: int) -> None:
@@ -36,10 +45,10 @@ def _generate_video(path: Path, seconds: int) -> None:
     tmp = path.with_name(path.name + ".part.mp4")
     cmd = [
         ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size=426x240:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"testsrc=size={DEMO_VIDEO_SIZE[0]}x{DEMO_VIDEO_SIZE[1]}:rate=25:duration={seconds}",
         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "50",
-        "-b:v", "250k", "-maxrate", "300k", "-bufsize", "600k",
+        "-b:v", "500k", "-maxrate", "600k", "-bufsize", "1200k",
         "-c:a", "aac", "-b:a", "64k", "-ac", "2", "-shortest",
         "-movflags", "+faststart", str(tmp),
     ]
@@ -47,10 +56,14 @@ def _generate_video(path: Path, seconds: int) -> None:
     os.replace(tmp, path)
 
 
+def _ffmpeg_info(path: Path) -> str:
+    return subprocess.run([ffmpeg_binary(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                          timeout=60).stderr
+
+
 def probe_duration_s(path: Path) -> float:
     """Read a media file's duration with ffmpeg (works with the imageio-ffmpeg binary too)."""
-    result = subprocess.run([ffmpeg_binary(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, timeout=60)
-    match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", result.stderr)
+    match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", _ffmpeg_info(path))
     if not match:
         raise click.ClickException(f"could not read the duration of {path}")
     hours, minutes, seconds = match.groups()
@@ -70,6 +83,12 @@ HANDBOOK_SECTIONS = (
     ("Your progress", "Check your hours and what is still missing on the progress page."),
     ("Questions", "Ask your tutor or class manager; they see the same audit trail as you."),
 )
+
+
+def probe_video_height(path: Path) -> int:
+    """Read the height of a file's video stream with ffmpeg (0 when there is none)."""
+    match = re.search(r"Stream #.*Video: .*?, (\d{2,5})x(\d{2,5})", _ffmpeg_info(path))
+    return int(match.group(2)) if match else 0
 
 
 def _generate_pdf(path: Path) -> None:
@@ -103,7 +122,7 @@ def ensure_demo_media(media_root: Path) -> dict[str, int]:
     durations: dict[str, int] = {}
     for key, seconds, _title in DEMO_VIDEOS:
         path = media_root / key
-        if not path.exists():
+        if not path.exists() or probe_video_height(path) < DEMO_VIDEO_SIZE[1]:  # made by an older demo: 240p
             click.echo(f"generating {key} ({seconds} s) ...")
             _generate_video(path, seconds)
         durations[key] = int(round(probe_duration_s(path)))
@@ -158,10 +177,9 @@ def load_demo(media_root: Path) -> None:
                 title, province, today - timedelta(days=30), today + timedelta(days=60),
                 description="每位中小学教师本年度完成 60 学时的远程培训。", required_hours=60,
             )
-        course_title = "信息技术与课堂教学融合"
-        course = db.session.execute(select(Course).where(Course.title == course_title)).scalar_one_or_none()
+        course = db.session.execute(select(Course).where(Course.title == COURSE_TITLE)).scalar_one_or_none()
         if course is None:
-            course = do_create_course(course_title, province, description="示范课程：三节视频课与一份学员手册。")
+            course = do_create_course(COURSE_TITLE, province, description="示范课程：三节视频课与一份学员手册。")
             module = do_add_module(course, "第一单元 课堂中的信息技术")
             for key, _seconds, lesson_title in DEMO_VIDEOS:
                 do_add_lesson(module, lesson_title, kind="video", duration_s=durations[key], media_key=key)
@@ -190,6 +208,58 @@ def load_demo(media_root: Path) -> None:
             do_assign_role(learner, "learner", class_=cls)
         _get_or_create_user("visitor1", DEMO_PASSWORDS["learner"], real_name="访客教师", teacher_no="DEMO99999",
                             school=schools[2])
+        load_short_project(province, course, project)
+
+
+def load_short_project(province, course, long_project):
+    """Create the short project (0.1 学时, the same course) with learner1 enrolled, unless it exists."""
+    from app.accounts.models import User
+    from app.courses.models import Project
+    from app.courses.service import do_create_project, do_enroll, do_link_course
+
+    short = db.session.execute(select(Project).where(Project.title == SHORT_PROJECT_TITLE)).scalar_one_or_none()
+    if short is None:
+        short = do_create_project(
+            SHORT_PROJECT_TITLE, province, long_project.starts_on, long_project.ends_on,
+            description="一个几分钟就能学完的示范项目：看完三节视频即可达到 0.1 学时，看到项目完成。",
+            required_hours=SHORT_PROJECT_HOURS,
+        )
+        do_link_course(short, course, is_required=True)
+    for username in SHORT_PROJECT_LEARNERS:
+        learner = db.session.execute(select(User).where(User.username == username)).scalar_one()
+        do_enroll(learner, short)
+    return short
+
+
+def ensure_demo_ladder(media_root: Path, keys: set[str] | None = None) -> int:
+    """Give each demo video lesson (of ``keys``, default all) without a playable asset its ladder.
+
+    The app's own transcode pipeline runs here, job after job (no worker needed); returns how many were made.
+    """
+    from app.courses.models import Course
+    from app.media.models import MediaAsset
+    from app.media.service import do_create_asset, do_run_transcode_job, do_store_source, get_lesson_asset
+
+    course = db.session.execute(select(Course).where(Course.title == COURSE_TITLE)).scalar_one_or_none()
+    if course is None:
+        return 0
+    demo_keys = {key for key, _seconds, _title in DEMO_VIDEOS} if keys is None else keys
+    made = 0
+    for lesson in [lesson for module in course.modules for lesson in module.lessons]:
+        if lesson.kind != "video" or lesson.media_key not in demo_keys or get_lesson_asset(lesson) is not None:
+            continue
+        click.echo(f"transcoding {lesson.media_key} to the ladder ...")
+        with open(media_root / lesson.media_key, "rb") as source:
+            uid, key, size, checksum = do_store_source(source)
+        with write_transaction():
+            asset, job = do_create_asset(None, course, lesson, uid=uid, source_key=key,
+                                         filename=Path(lesson.media_key).name, size_bytes=size, checksum=checksum)
+            asset_id, job_id = asset.id, job.id
+        if do_run_transcode_job(job_id) != "done":
+            asset = db.session.get(MediaAsset, asset_id)
+            raise click.ClickException(f"transcoding {lesson.media_key} failed: {asset.error_code} {asset.error_detail}")
+        made += 1
+    return made
 
 
 @click.command("demo")
@@ -198,5 +268,8 @@ def demo_command():
     """Load the demo data set (idempotent; refused in production unless XUESHI_ALLOW_DEMO=1)."""
     if not current_app.config.get("DEMO_ALLOWED"):
         raise click.ClickException("The demo data set is not loaded in production (set XUESHI_ALLOW_DEMO=1 to force).")
-    load_demo(Path(current_app.config["MEDIA_ROOT"]))
-    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 expert1/demo-staff, learner1..50 and visitor1/demo-learner")
+    media_root = Path(current_app.config["MEDIA_ROOT"])
+    load_demo(media_root)
+    ensure_demo_ladder(media_root)
+    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 expert1/demo-staff, learner1..50 and visitor1/demo-learner; "
+               f"learner1 can finish {SHORT_PROJECT_TITLE} ({SHORT_PROJECT_HOURS} 学时) in minutes")

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from app.accounts.models import RoleAssignment, User
 from app.classrooms.models import Class_
-from app.demo import DEMO_VIDEOS, load_demo, probe_duration_s
+from app.demo import (DEMO_VIDEOS, SHORT_PROJECT_HOURS, SHORT_PROJECT_TITLE, ensure_demo_ladder, load_demo,
+                      probe_duration_s, probe_video_height)
 from app.courses.models import Enrollment, Lesson, Project
 from app.extensions import db
 from tests.conftest import Auth, bearer
@@ -31,7 +32,7 @@ def test_demo_loads_once_and_twice_changes_nothing(app, demo_media, clock):
     load_demo(demo_media)
     first = _counts()
     assert first["User"] == 55  # admin, tutor1, manager1, expert1, learner1..50, visitor1
-    assert first["Enrollment"] == 50
+    assert first["Enrollment"] == 51 and first["Project"] == 2  # learner1..50 in the long project, learner1 in the short one
     load_demo(demo_media)
     assert _counts() == first
 
@@ -51,7 +52,8 @@ def test_demo_learner_sees_project_and_lessons_by_token(app, demo_media, clock):
     client = app.test_client()
     token = Auth(client).token("learner1", "demo-learner")
     projects = client.get("/api/v1/me/projects", headers=bearer(token)).get_json()
-    assert len(projects) == 1 and projects[0]["required_hours"] == 60
+    assert sorted(p["required_hours"] for p in projects) == [SHORT_PROJECT_HOURS, 60]
+    projects = [p for p in projects if p["required_hours"] == 60]
     lessons = client.get(f"/api/v1/projects/{projects[0]['id']}/lessons", headers=bearer(token)).get_json()
     videos = [lesson for lesson in lessons if lesson["kind"] == "video"]
     assert len(videos) == 3
@@ -79,3 +81,51 @@ def test_demo_handbook_opens_in_the_reader(app, demo_media, clock):
                        json={"seq": 1, "position_s": 0, "playing": True, "visible": True, "rate": 1, "event": "play",
                              "page": 10})
     assert beat.status_code == 200 and beat.get_json()["accepted"]
+
+
+def test_demo_sources_are_360p_so_the_ladder_has_two_rungs(demo_media):
+    assert all(probe_video_height(demo_media / key) == 360 for key, _s, _t in DEMO_VIDEOS)
+
+
+def test_short_project_is_finished_by_watching_its_videos(app, client, demo_media, clock):
+    from tests.tracking.conftest import Player
+
+    load_demo(demo_media)
+    short = db.session.execute(select(Project).where(Project.title == SHORT_PROJECT_TITLE)).scalar_one()
+    headers = bearer(Auth(client).token("learner1", "demo-learner"))
+    progress = client.get(f"/api/v1/me/progress?project_id={short.id}", headers=headers).get_json()
+    assert progress["required_hours"] == SHORT_PROJECT_HOURS and progress["missing_s"] > 0
+    videos = [lesson for lesson in progress["lessons"] if lesson["duration_s"] and lesson["lesson_id"] in {
+        lesson.id for lesson in db.session.execute(select(Lesson).where(Lesson.kind == "video")).scalars()}]
+    assert len(videos) == 3
+    for lesson in videos:
+        player = Player(client, clock, headers, short.id, lesson["lesson_id"])
+        player.open()
+        player.play(lesson["duration_s"])
+        player.pause()
+    progress = client.get(f"/api/v1/me/progress?project_id={short.id}", headers=headers).get_json()
+    assert progress["missing_s"] == 0 and progress["learning_hours"] >= SHORT_PROJECT_HOURS
+    assert all(lesson["complete"] for lesson in progress["lessons"] if lesson["lesson_id"] in
+               {v["lesson_id"] for v in videos})
+    # only learner1 is in the short project; the others see the 60-hour one alone
+    other = bearer(Auth(app.test_client()).token("learner2", "demo-learner"))
+    assert [p["title"] for p in client.get("/api/v1/me/projects", headers=other).get_json()] != [] and \
+        SHORT_PROJECT_TITLE not in [p["title"] for p in client.get("/api/v1/me/projects", headers=other).get_json()]
+
+
+def test_demo_lesson_gets_its_ladder_once(app, client, demo_media, clock):
+    app.config["MEDIA_ROOT"] = str(demo_media)
+    load_demo(demo_media)
+    intro = DEMO_VIDEOS[0]
+    assert ensure_demo_ladder(demo_media, keys={intro[0]}) == 1
+    assert ensure_demo_ladder(demo_media, keys={intro[0]}) == 0  # twice changes nothing
+    lesson = db.session.execute(select(Lesson).where(Lesson.title == intro[2])).scalar_one()
+    short = db.session.execute(select(Project).where(Project.title == SHORT_PROJECT_TITLE)).scalar_one()
+    headers = bearer(Auth(client).token("learner1", "demo-learner"))
+    media = client.get(f"/api/v1/lessons/{lesson.id}/media?project_id={short.id}", headers=headers).get_json()
+    assert [r["label"] for r in media["renditions"]] == ["240p", "360p"]
+    assert media["poster_url"]
+    for rendition in media["renditions"]:
+        data = client.get(rendition["url"], headers=headers).get_data()
+        assert data.find(b"moov") < data.find(b"mdat"), f"{rendition['label']} is not faststart"
+    assert lesson.duration_s == round(probe_duration_s(demo_media / intro[0]))

@@ -12,7 +12,6 @@ import tests
 #: endpoints anyone may call (they check their own input, not a role)
 PUBLIC = {
     "static",
-    "bootstrap.static",
     "health.healthz",
     "health.readyz",
     "site.favicon",

@@ -8,6 +8,7 @@ bytes, tampered 403, expired 410, same answers as the app), X-Accel-Redirect
 hands the file to nginx (the internal location is not reachable directly),
 and the app mode works behind the proxy.
 """
+import gzip
 import http.client
 import os
 import re
@@ -276,3 +277,17 @@ def test_files_nginx_serves_carry_the_apps_security_headers(app, client, media_f
         through_nginx = [(k, re.sub(r"'nonce-[^']+'", "'nonce'", v)) for k, v in _security(_header_list(nginx, target))]
         direct = [(k, re.sub(r"'nonce-[^']+'", "'nonce'", v)) for k, v in _security(client.get(target).headers.items())]
         assert through_nginx == direct and len(direct) == len(_SECURITY_HEADERS), target
+
+
+def test_nginx_serves_static_files_compressed_and_cached_as_the_app_does(app, client, start_nginx):
+    nginx = start_nginx("app")
+    page = client.get("/login").get_data(as_text=True)
+    target = re.search(r'href="(/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]+)"', page).group(1)
+    plain = (ROOT / "app" / "static" / "vendor" / "bootstrap" / "bootstrap.min.css").read_bytes()
+    status, headers, body = nginx.get(target, {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip", nginx.errors()
+    assert gzip.decompress(body) == plain and len(body) < len(plain) / 4
+    assert headers["cache-control"] == client.get(target).headers["Cache-Control"] == \
+        "public, max-age=31536000, immutable"
+    status, headers, _body = nginx.get(target.split("?")[0])
+    assert status == 200 and headers["cache-control"] == "no-cache"
