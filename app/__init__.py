@@ -94,11 +94,15 @@ def _register_template_helpers(app: Flask) -> None:
     from app.courses import permissions as courses_permissions, service as courses_service
 
     app.context_processor(template_helpers)
-    for module in (accounts_permissions, courses_permissions, classrooms_permissions):
+    from app.reports import permissions as reports_permissions, service as reports_service
+
+    for module in (accounts_permissions, courses_permissions, classrooms_permissions, reports_permissions):
         app.context_processor(permission_helpers(module))
     # the admin's user page (an accounts page) shows the user's projects and classes
     app.context_processor(lambda: {"enrolled_projects": courses_service.get_enrolled_projects,
                                    "class_roles": classrooms_service.get_class_roles})
+    # the project's admin page offers its figures and export from the units the admin may see
+    app.context_processor(lambda: {"report_entry_units": reports_service.get_entry_units})
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -116,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.media import stream_api as media_stream_api
     from app.media import upload as media_upload
     from app.media import views as media_views
+    from app.reports import views as reports_views
     from app.tracking import api as tracking_api
     from app.tracking import views as tracking_views
 
@@ -130,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)
     app.register_blueprint(media_upload.bp)
+    app.register_blueprint(reports_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
     for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp):
         csrf.exempt(api_bp)
@@ -140,7 +146,9 @@ def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.demo import demo_command
     from app.media.cli import register as register_media_cli
+    from app.reports.cli import register as register_reports_cli
 
     app.cli.add_command(demo_command)
     register_accounts_cli(app)
     register_media_cli(app)
+    register_reports_cli(app)
