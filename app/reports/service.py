@@ -29,7 +29,7 @@ from app.extensions import db
 from app.reports import rules
 from app.reports.rules import Figures
 from app.tracking.models import DailyCredit, LessonProgress
-from app.tracking.rules import local_day, to_ms
+from app.tracking.rules import local_day, to_ms, zone
 
 E = Enrollment.__table__
 U = User.__table__
@@ -146,8 +146,10 @@ def _day_totals(scope: Scope, today: date) -> list[tuple[date, int]]:
     return rules.day_series(db.session.execute(stmt).all(), today)
 
 
-def _subtree_units(unit: OrgUnit) -> dict[int, OrgUnit]:
-    return {u.id: u for u in db.session.execute(select(OrgUnit).where(OrgUnit.path.like(unit.path + "%"))).scalars()}
+def _subtree_units(unit: OrgUnit) -> list:
+    """(id, parent_id, path, kind) of every unit in the subtree: plain rows, read once per dashboard."""
+    return db.session.execute(select(O.c.id, O.c.parent_id, O.c.path, O.c.kind)
+                              .where(O.c.path.like(unit.path + "%"))).all()
 
 
 def get_dashboard(scope: Scope) -> Dashboard:
@@ -160,9 +162,11 @@ def get_dashboard(scope: Scope) -> Dashboard:
         return Dashboard(scope, total, [], days, today)
     units = _subtree_units(scope.unit)
     total, children = rules.roll_up({k: v for k, v in by_school.items() if k is not None},
-                                    {i: u.path for i, u in units.items()}, scope.unit.path)
-    child_units = sorted((u for u in units.values() if u.parent_id == scope.unit.id and
-                          (u.kind != "learning_center" or u.id in children)), key=lambda u: (u.name, u.id))
+                                    {u.id: u.path for u in units}, scope.unit.path)
+    child_ids = [u.id for u in units if u.parent_id == scope.unit.id and
+                 (u.kind != "learning_center" or u.id in children)]
+    child_units = sorted(db.session.execute(select(OrgUnit).where(OrgUnit.id.in_(child_ids))).scalars(),
+                         key=lambda u: (u.name, u.id)) if child_ids else []
     rows = [ChildRow(u, children.get(u.id, Figures())) for u in child_units]
     if None in children:
         rows.append(ChildRow(None, children[None]))
@@ -212,7 +216,7 @@ def _rows_stmt(scope: Scope, status: str):
 
 def _learner_row(row, places: _Places, tz: str) -> LearnerRow:
     school, county = places.school_and_county(row.school_id)
-    last_day = local_day(to_ms(row.last_at), tz) if isinstance(row.last_at, datetime) else None
+    last_day = row.last_at.astimezone(zone(tz)).date() if isinstance(row.last_at, datetime) else None
     return LearnerRow(row.user_id, row.real_name or row.username, row.teacher_no, row.phone, school, county,
                       int(row.ms or 0), last_day)
 
