@@ -71,7 +71,8 @@ def sqlalchemy_url(url: str) -> str:
 def create_pg_database(url: str) -> tuple[str, str]:
     import psycopg
 
-    name = f"xueshi_bench_reports_{os.getpid()}_{secrets.token_hex(3)}"
+    base = urlsplit(url).path.strip("/") or "xueshi"
+    name = f"{base}_bench_{os.getpid()}_{secrets.token_hex(3)}"  # beside the given database, dropped at the end
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(urlsplit(sqlalchemy_url(url))._replace(path="/" + name)), name
