@@ -132,3 +132,30 @@ def test_big_export_runs_as_job_and_gives_the_same_file(app, studied, make_user,
         assert streamed.status_code == 200
         assert streamed.get_data() == files[fmt], fmt
     assert len(_xlsx_rows(files["xlsx"])) == 7
+
+
+def test_dashboards_and_lists_read_stored_totals_only(app, studied, make_user, login):
+    """No statement of a dashboard, learner list or export reads playback sessions or credit windows."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    admin = make_user("boss", role="site_admin")
+    web = login(app.test_client(), admin)
+    csrf = web.get("/reports/").get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+    base = f"/reports/projects/{studied.project.id}/units/{studied.tree['province'].id}"
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement.lower())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for url in (base, base + "/learners?status=started", f"/reports/classes/{studied.cls.id}"):
+            assert web.get(url).status_code == 200
+        assert web.post(base + "/export", data={"format": "xlsx", "csrf_token": csrf}).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    reads = [s for s in seen if "lesson_progress" in s or "daily_credits" in s]
+    assert reads, "the figures come from somewhere"
+    assert not [s for s in seen if "credit_windows" in s or "playback_sessions" in s]
