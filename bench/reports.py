@@ -38,6 +38,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -382,6 +383,7 @@ def main() -> None:
             db.engine.dispose()
         export = time_exports(url, ids, args.runs)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if pg_name:
             from app.extensions import db
 
