@@ -9,7 +9,7 @@ THREADS ?= 4
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test venv translations migrate demo worker system-packages clean bench-heartbeats bench-media css
+.PHONY: run test venv translations migrate demo worker system-packages clean bench-heartbeats bench-media css bench-reports
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-heartbeats: venv translations
 
 bench-media: venv translations
 	$(BIN)/python bench/media.py
+
+bench-reports: venv translations
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) instance/*.db instance/*.db-* .pytest_cache

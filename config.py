@@ -44,6 +44,11 @@ class Config:
     HUEY_SQLITE_PATH = os.environ.get("HUEY_SQLITE_PATH", str(BASE_DIR / "instance" / "huey.db"))
     HUEY_IMMEDIATE = False
 
+    # Hour-registration exports of more learners than this run as a background job (`flask reports worker`);
+    # their files are kept in REPORTS_EXPORT_DIR (default: an "exports" folder beside HUEY_SQLITE_PATH).
+    REPORTS_ASYNC_ROWS = _int_env("REPORTS_ASYNC_ROWS", 10000)
+    REPORTS_EXPORT_DIR = os.environ.get("REPORTS_EXPORT_DIR", "")
+
     # Failed sign-ins and card guesses are counted in the database, or in Redis when REDIS_URL is set
     # (app/accounts/limits.py); each limit reads "N per [M] second|minute|hour|day".
     SIGN_IN_LIMITS_PREFIX = os.environ.get("SIGN_IN_LIMITS_PREFIX", "xueshi:sign-in:")

@@ -101,11 +101,16 @@ def _register_template_helpers(app: Flask) -> None:
     install_labels(app, accounts_labels.LABELS, courses_labels.LABELS, media_labels.LABELS)
     app.jinja_env.globals["password_rules"] = auth.PASSWORD_RULES
     app.context_processor(template_helpers)
-    for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions):
+    from app.reports import permissions as reports_permissions, service as reports_service
+
+    for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions,
+                   reports_permissions):
         app.context_processor(permission_helpers(module))
     # the admin's user page (an accounts page) shows the user's projects and classes
     app.context_processor(lambda: {"enrolled_projects": courses_service.get_enrolled_projects,
                                    "class_roles": classrooms_service.get_class_roles})
+    # the project's admin page offers its figures and export from the units the admin may see
+    app.context_processor(lambda: {"report_entry_units": reports_service.get_entry_units})
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -125,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.media import stream_api as media_stream_api
     from app.media import upload as media_upload
     from app.media import views as media_views
+    from app.reports import views as reports_views
     from app.tracking import api as tracking_api
     from app.tracking import views as tracking_views
 
@@ -141,6 +147,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)
     app.register_blueprint(media_upload.bp)
+    app.register_blueprint(reports_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
     for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp):
         csrf.exempt(api_bp)
@@ -151,7 +158,9 @@ def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.demo import demo_command
     from app.media.cli import register as register_media_cli
+    from app.reports.cli import register as register_reports_cli
 
     app.cli.add_command(demo_command)
     register_accounts_cli(app)
     register_media_cli(app)
+    register_reports_cli(app)

@@ -4,3 +4,4 @@ from app.classrooms.models import Class_  # noqa: F401
 from app.courses.models import Course, ElectiveChoice, ElectiveDecision, Enrollment, Lesson, Module, Project, ProjectCourse  # noqa: F401
 import app.tracking.models  # noqa: F401,E402
 import app.media.models  # noqa: F401,E402
+import app.reports.models  # noqa: F401,E402

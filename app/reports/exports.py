@@ -1,0 +1,180 @@
+"""The hour-registration export (学时登记): the same rows as XLSX or CSV, written to a file object.
+
+XLSX is written by xlsxwriter in constant-memory mode with formulas, URLs and
+numbers-from-strings off, and text that a spreadsheet would run as a formula
+(starting with = + - @) kept as text with a quote prefix. CSV is UTF-8 with a
+BOM (so Excel in Chinese opens it) and such text gets a leading apostrophe.
+The workbook's creation time is the app clock's, so that a file written now
+by a job and one streamed now are the same bytes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+import xlsxwriter
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from app.accounts.models import OrgUnit, User
+from app.classrooms.models import Class_
+from app.common import clock
+from app.common.db import write_transaction
+from app.courses.models import Project
+from app.extensions import db
+from app.reports import jobs, rules, service
+from app.reports.models import ReportExport
+from app.reports.service import LearnerRow, Scope
+
+log = logging.getLogger(__name__)
+
+HEADERS = (_l("Full name"), _l("Teacher number"), _l("Cell phone"), _l("School"), _l("District or county"),
+           _l("Project name"), _l("Hours credited"), _l("Hours required"), _l("Completed?"), _l("Last day of study"),
+           _l("Score"), _l("Level"), _l("Certificate number"))
+MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "csv": "text/csv; charset=utf-8"}
+#: report progress to the callback every this many rows
+PROGRESS_EVERY = 1000
+
+
+def cells(row: LearnerRow, scope: Scope, yes: str, no: str) -> list:
+    """The values of one learner's line, in HEADERS order (the last three reserved, empty)."""
+    project = scope.project
+    return [row.name, row.teacher_no or "", row.phone or "", row.school, row.county, project.title,
+            rules.hours(row.credited_ms, project.minutes_per_hour), project.required_hours,
+            yes if rules.is_complete(row.credited_ms, scope.required_ms) else no,
+            row.last_day.isoformat() if row.last_day else "", "", "", ""]
+
+
+def file_name(scope: Scope, fmt: str) -> str:
+    day = clock.now().strftime("%Y%m%d")
+    return f"xueshi-{scope.project.id}-{'class' if scope.cls is not None else 'unit'}-" \
+           f"{(scope.cls or scope.unit).id}-{day}.{fmt}"
+
+
+def write(fmt: str, out: BinaryIO, scope: Scope, rows: Iterable[LearnerRow], *, yes: str, no: str,
+          progress: Callable[[int], None] | None = None) -> int:
+    """Write the export to out; return the number of learner rows."""
+    writer = _write_xlsx if fmt == "xlsx" else _write_csv
+    return writer(out, scope, rows, yes, no, progress or (lambda n: None))
+
+
+def _write_xlsx(out: BinaryIO, scope: Scope, rows, yes, no, progress) -> int:
+    workbook = xlsxwriter.Workbook(out, {
+        "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+        "strings_to_numbers": False, "in_memory": False})
+    workbook.set_properties({"created": clock.now().replace(tzinfo=None), "title": scope.project.title})
+    sheet = workbook.add_worksheet()
+    bold = workbook.add_format({"bold": True})
+    quoted = workbook.add_format({"quote_prefix": True})
+    sheet.write_row(0, 0, [str(h) for h in HEADERS], bold)
+    sheet.set_column(0, 5, 16)
+    sheet.set_column(6, 12, 11)
+    count = 0
+    for count, row in enumerate(rows, 1):
+        for col, value in enumerate(cells(row, scope, yes, no)):
+            if value == "":
+                continue  # an empty cell (the reserved columns)
+            if isinstance(value, str):
+                sheet.write_string(count, col, value, quoted if rules.is_formula_like(value) else None)
+            else:
+                sheet.write_number(count, col, value)
+        if count % PROGRESS_EVERY == 0:
+            progress(count)
+    workbook.close()
+    progress(count)
+    return count
+
+
+def _write_csv(out: BinaryIO, scope: Scope, rows, yes, no, progress) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow([str(h) for h in HEADERS])
+    count = 0
+    for count, row in enumerate(rows, 1):
+        writer.writerow([rules.inert(v) for v in cells(row, scope, yes, no)])
+        if count % PROGRESS_EVERY == 0:
+            progress(count)
+    text.flush()
+    text.detach()
+    progress(count)
+    return count
+
+
+# ----------------------------------------------------------------- background exports
+
+def export_dir() -> Path:
+    configured = current_app.config.get("REPORTS_EXPORT_DIR")
+    path = Path(configured) if configured else Path(current_app.config["HUEY_SQLITE_PATH"]).parent / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def is_background(row_count: int) -> bool:
+    return row_count > int(current_app.config.get("REPORTS_ASYNC_ROWS", 10000))
+
+
+def do_queue_export(user: User, scope: Scope, fmt: str, row_count: int, locale: str) -> ReportExport:
+    """Record an export for a background job and queue it (the caller has checked the permission)."""
+    with write_transaction():
+        export = ReportExport(user_id=user.id, project_id=scope.project.id, format=fmt, rows_total=row_count,
+                              locale=locale,
+                              org_unit_id=scope.unit.id if scope.unit is not None else None,
+                              class_id=scope.cls.id if scope.cls is not None else None)
+        db.session.add(export)
+    jobs.enqueue_export(export.id)
+    return export
+
+
+def get_export(export_id: int) -> ReportExport | None:
+    return db.session.get(ReportExport, export_id)
+
+
+def export_scope(export: ReportExport) -> Scope:
+    project = db.session.get(Project, export.project_id)
+    if export.class_id is not None:
+        return Scope(project, cls=db.session.get(Class_, export.class_id))
+    return Scope(project, unit=db.session.get(OrgUnit, export.org_unit_id))
+
+
+def export_path(export: ReportExport) -> Path | None:
+    return export_dir() / export.file_name if export.file_name else None
+
+
+def _set(export_id: int, **values) -> None:
+    """Update the export's row on a connection of its own (the session's cursor is still reading rows)."""
+    with db.engine.begin() as conn:
+        conn.execute(update(ReportExport).where(ReportExport.id == export_id).values(**values))
+
+
+def do_run_export(export_id: int) -> str:
+    """Write a queued export's file, counting its rows as it goes; return its final status."""
+    export = get_export(export_id)
+    if export is None or export.status == "done":
+        return "missing" if export is None else export.status
+    scope = export_scope(export)
+    _set(export_id, status="running", rows_done=0)
+    name = f"{export.id}-{secrets.token_hex(8)}-{file_name(scope, export.format)}"
+    target = export_dir() / name
+    try:
+        with force_locale(export.locale):
+            yes, no = _("Yes"), _("No")
+            with open(target, "wb") as out:
+                count = write(export.format, out, scope, service.iter_export_rows(scope), yes=yes, no=no,
+                              progress=lambda n: _set(export_id, rows_done=n))
+    except Exception:
+        log.exception("report export %s failed", export_id)
+        db.session.rollback()
+        target.unlink(missing_ok=True)
+        _set(export_id, status="failed", finished_at=clock.now())
+        return "failed"
+    _set(export_id, status="done", rows_done=count, rows_total=count, file_name=name, finished_at=clock.now())
+    return "done"
