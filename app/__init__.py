@@ -93,7 +93,10 @@ def _register_template_helpers(app: Flask) -> None:
     from app.common.templating import permission_helpers, template_helpers
     from app.courses import permissions as courses_permissions, service as courses_service
 
+    from app.admin import homes
+
     app.context_processor(template_helpers)
+    app.context_processor(homes.nav_context)  # the navigation: the current role's home and the role switcher
     for module in (accounts_permissions, courses_permissions, classrooms_permissions):
         app.context_processor(permission_helpers(module))
     # the admin's user page (an accounts page) shows the user's projects and classes
@@ -105,12 +108,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import admin_views as accounts_admin
     from app.accounts import api as accounts_api
     from app.accounts import views as accounts_views
+    from app.admin import homes as admin_homes
     from app.admin import views as admin_views
     from app.classrooms import views as classrooms_views
     from app.common import health
     from app.common import openapi
     from app.courses import admin_views as courses_admin
     from app.courses import api as courses_api
+    from app.courses import expert_views as courses_expert
     from app.courses import views as courses_views
     from app.media import api as media_api
     from app.media import stream_api as media_stream_api
@@ -124,8 +129,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_admin.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(admin_homes.bp)
     app.register_blueprint(courses_views.bp)
     app.register_blueprint(courses_admin.bp)
+    app.register_blueprint(courses_expert.bp)
     app.register_blueprint(classrooms_views.bp)
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)

@@ -14,9 +14,10 @@ from app.courses.forms import CardRedeemForm, CardRegisterForm
 bp = Blueprint("courses", __name__)
 
 
-@bp.get("/")
+@bp.get("/learn")
 @login_required
 def home():
+    """The home of a learner: their projects, courses and lessons."""
     overview = []
     for project in service.get_user_projects(current_user):
         choices = service.get_elective_choices(project, current_user)
