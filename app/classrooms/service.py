@@ -1,9 +1,15 @@
-"""Use cases of classes: create, roster, capacity."""
+"""Use cases of classes: create, roster, capacity, and the figures of the staff's home."""
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import RoleAssignment, User
+from app.classrooms import rules
 from app.classrooms.models import MAX_CLASS_SIZE, Class_
+from app.classrooms.permissions import staff_class_ids_stmt
 from app.common.exceptions import Conflict, Invalid
 from app.courses.models import Project
 from app.extensions import db
@@ -159,19 +165,13 @@ def required_ms(project: Project) -> int:
     return int(project.required_hours * project.minutes_per_hour * 60 * 1000)
 
 
-def project_today(project: Project, now) -> "date":
+def project_today(project: Project, now: datetime) -> date:
     """The calendar day of the project's time zone at the instant now."""
-    from zoneinfo import ZoneInfo
-
     return now.astimezone(ZoneInfo(project.timezone)).date()
 
 
 def get_staff_classes(user: User) -> list[Class_]:
     """The classes where the user is tutor or class manager, by name."""
-    from sqlalchemy.orm import selectinload
-
-    from app.classrooms.permissions import staff_class_ids_stmt
-
     return list(db.session.execute(
         select(Class_).where(Class_.id.in_(staff_class_ids_stmt(user)))
         .options(selectinload(Class_.project), selectinload(Class_.org_unit), selectinload(Class_.learning_center))
@@ -181,8 +181,6 @@ def get_staff_classes(user: User) -> list[Class_]:
 
 def get_class_credits(classes: list[Class_]) -> dict[int, dict[int, int]]:
     """Map class id -> {learner id: credited ms in the class's project}, from the stored lesson totals."""
-    from sqlalchemy import and_
-
     from app.tracking.models import LessonProgress
 
     credits: dict[int, dict[int, int]] = {cls.id: {} for cls in classes}
@@ -202,10 +200,8 @@ def get_class_credits(classes: list[Class_]) -> dict[int, dict[int, int]]:
     return credits
 
 
-def get_class_homes(user: User, now) -> list[dict]:
+def get_class_homes(user: User, now: datetime) -> list[dict]:
     """Each class the user staffs with its figures at a glance (rules.class_figures) and the learners they name."""
-    from app.classrooms import rules
-
     classes = get_staff_classes(user)
     credits = get_class_credits(classes)
     figures = {}
