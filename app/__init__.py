@@ -101,6 +101,9 @@ def _register_template_helpers(app: Flask) -> None:
     install_labels(app, accounts_labels.LABELS, courses_labels.LABELS, media_labels.LABELS)
     app.jinja_env.globals["password_rules"] = auth.PASSWORD_RULES
     app.context_processor(template_helpers)
+    from app.admin import homes
+
+    app.context_processor(homes.nav_context)  # the navigation: the current role's home and the role switcher
     from app.reports import permissions as reports_permissions, service as reports_service
 
     for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions,
@@ -117,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import admin_views as accounts_admin
     from app.accounts import api as accounts_api
     from app.accounts import views as accounts_views
+    from app.admin import homes as admin_homes
     from app.admin import views as admin_views
     from app.classrooms import views as classrooms_views
     from app.common import health
@@ -125,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.courses import admin_views as courses_admin
     from app.courses import api as courses_api
     from app.courses import electives_admin
+    from app.courses import expert_views as courses_expert
     from app.courses import views as courses_views
     from app.media import api as media_api
     from app.media import stream_api as media_stream_api
@@ -140,9 +145,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_admin.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(admin_homes.bp)
     app.register_blueprint(courses_views.bp)
     app.register_blueprint(courses_admin.bp)
     app.register_blueprint(electives_admin.bp)
+    app.register_blueprint(courses_expert.bp)
     app.register_blueprint(classrooms_views.bp)
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)

@@ -209,6 +209,7 @@ def load_demo(media_root: Path) -> None:
         _get_or_create_user("visitor1", DEMO_PASSWORDS["learner"], real_name="访客教师", teacher_no="DEMO99999",
                             school=schools[2])
         load_short_project(province, course, project)
+        load_second_class(project, schools[2], center)
 
 
 def load_short_project(province, course, long_project):
@@ -262,6 +263,40 @@ def ensure_demo_ladder(media_root: Path, keys: set[str] | None = None) -> int:
     return made
 
 
+
+SECOND_CLASS = "西山县第一小学一班"
+#: the learners of the second class: learner51 … learner60
+SECOND_LEARNERS = range(LEARNER_COUNT + 1, LEARNER_COUNT + 11)
+
+
+def load_second_class(project, school, center):
+    """A second class of the project at another school, with its own staff and learners, sharing the learning center.
+
+    Staff of each class see their own class only: the demo shows the isolation between classes and schools.
+    """
+    from app.accounts.service import do_assign_role
+    from app.classrooms.models import Class_
+    from app.classrooms.service import do_create_class
+    from app.courses.service import do_enroll
+
+    cls = db.session.execute(
+        select(Class_).where(Class_.project_id == project.id, Class_.name == SECOND_CLASS)).scalar_one_or_none()
+    if cls is None:
+        cls = do_create_class(project, SECOND_CLASS, school, learning_center=center, subject="综合", stage="primary")
+    tutor = _get_or_create_user("tutor2", DEMO_PASSWORDS["staff"], real_name="赵老师（辅导教师）", school=school)
+    do_assign_role(tutor, "tutor", class_=cls)
+    manager = _get_or_create_user("manager2", DEMO_PASSWORDS["staff"], real_name="陈老师（班主任）", school=school)
+    do_assign_role(manager, "class_manager", class_=cls)
+    for i in SECOND_LEARNERS:
+        learner = _get_or_create_user(
+            f"learner{i}", DEMO_PASSWORDS["learner"], real_name=f"学员{i:02d}", teacher_no=f"DEMO{i:05d}",
+            phone=f"139{i:08d}", school=school, subject="语文" if i % 2 else "数学", stage="primary",
+        )
+        do_enroll(learner, project)
+        do_assign_role(learner, "learner", class_=cls)
+    return cls
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command():
@@ -273,3 +308,8 @@ def demo_command():
     ensure_demo_ladder(media_root)
     click.echo("demo data ready: admin/demo-admin, tutor1 manager1 expert1/demo-staff, learner1..50 and visitor1/demo-learner; "
                f"learner1 can finish {SHORT_PROJECT_TITLE} ({SHORT_PROJECT_HOURS} 学时) in minutes")
+
+
+    load_demo(Path(current_app.config["MEDIA_ROOT"]))
+    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 tutor2 manager2 expert1/demo-staff, "
+               "learner1..60 and visitor1/demo-learner")

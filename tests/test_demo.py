@@ -33,6 +33,11 @@ def test_demo_loads_once_and_twice_changes_nothing(app, demo_media, clock):
     first = _counts()
     assert first["User"] == 55  # admin, tutor1, manager1, expert1, learner1..50, visitor1
     assert first["Enrollment"] == 51 and first["Project"] == 2  # learner1..50 in the long project, learner1 in the short one
+
+
+    # admin, tutor1, manager1, expert1, learner1..50, visitor1; the second class: tutor2, manager2, learner51..60
+    assert first["User"] == 67
+    assert first["Enrollment"] == 60 and first["Class_"] == 2
     load_demo(demo_media)
     assert _counts() == first
 
@@ -129,3 +134,46 @@ def test_demo_lesson_gets_its_ladder_once(app, client, demo_media, clock):
         data = client.get(rendition["url"], headers=headers).get_data()
         assert data.find(b"moov") < data.find(b"mdat"), f"{rendition['label']} is not faststart"
     assert lesson.duration_s == round(probe_duration_s(demo_media / intro[0]))
+
+
+def _roster_path(name: str) -> str:
+    cls = db.session.execute(select(Class_).where(Class_.name == name)).scalar_one()
+    return f"/classes/{cls.id}"
+
+
+def test_demo_second_class_shares_the_learning_center_at_another_school(app, demo_media, clock):
+    from app.demo import SECOND_CLASS
+
+    load_demo(demo_media)
+    first, second = db.session.execute(select(Class_).order_by(Class_.id)).scalars().all()
+    assert second.name == SECOND_CLASS and second.project_id == first.project_id
+    assert first.learning_center_id == second.learning_center_id is not None
+    assert second.learning_center.kind == "learning_center"
+    learners = db.session.execute(
+        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.class_id == second.id, RoleAssignment.role == "learner").order_by(User.id)
+    ).scalars().all()
+    assert [u.username for u in learners] == [f"learner{i}" for i in range(51, 61)]
+    assert {u.school_id for u in learners} == {second.org_unit_id}
+    first_schools = set(db.session.execute(
+        select(User.school_id).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.class_id == first.id, RoleAssignment.role == "learner")).scalars())
+    assert second.org_unit_id not in first_schools
+
+
+@pytest.mark.parametrize("staff,own,other", [
+    ("manager2", "西山县第一小学一班", "东湖县一班"), ("tutor2", "西山县第一小学一班", "东湖县一班"),
+    ("manager1", "东湖县一班", "西山县第一小学一班"), ("tutor1", "东湖县一班", "西山县第一小学一班"),
+])
+def test_demo_staff_see_only_their_own_class(app, demo_media, clock, staff, own, other):
+    load_demo(demo_media)
+    client = app.test_client()
+    assert Auth(client).login(staff, "demo-staff").status_code == 302
+    assert client.get("/").headers["Location"] == "/classes"
+    home = client.get("/classes").get_data(as_text=True)
+    assert own in home and other not in home
+    assert client.get(_roster_path(own)).status_code == 200
+    assert client.get(_roster_path(other)).status_code == 404
+    roster = client.get(_roster_path(own)).get_data(as_text=True)
+    assert ("学员51" in roster) is (own == "西山县第一小学一班")
+    assert ("学员01" in roster) is (own == "东湖县一班")

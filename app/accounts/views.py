@@ -16,13 +16,13 @@ bp = Blueprint("accounts", __name__)
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("courses.home")
+    return url_for("homes.index")  # the home of the person's role
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(url_for("courses.home"))
+        return redirect(url_for("homes.index"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -69,7 +69,7 @@ def change_password():
                 auth.do_revoke_all(user)
                 auth.do_login(user)
             flash(_("Your password has been changed. Other devices have been signed out."), "success")
-            return redirect(url_for("courses.home"))
+            return redirect(url_for("homes.index"))
     return render_template("accounts/password.html", form=form, reason=current_user.password_change_reason)
 
 

@@ -14,6 +14,7 @@ from app.accounts import importer, permissions as account_perms, service as acco
 from app.accounts.admin_forms import as_choices
 from app.accounts.admin_views import no_store, units_in_scope
 from app.accounts.models import OrgUnit
+from app.admin import service
 from app.admin.forms import ImportForm
 from app.classrooms import permissions as class_perms, service as class_service
 from app.classrooms.models import Class_
@@ -33,7 +34,7 @@ def _me():
     return current_user._get_current_object()
 
 
-# ---------------------------------------------------------------- dashboard
+# ---------------------------------------------------------------- dashboard: the home of org and site admins
 @bp.get("/")
 @admin_required
 def index():
@@ -42,7 +43,9 @@ def index():
               **class_service.get_admin_counts(me)}
     paths = scope.scope_paths(me)
     roots = [u for u in units_in_scope(me) if u.path in paths] if "/" not in paths else []
-    return render_template("admin/index.html", counts=counts, roots=roots, is_site_admin=me.is_site_admin)
+    figures = service.get_project_figures(me, service.get_home_projects(me))
+    return render_template("admin/index.html", counts=counts, roots=roots, is_site_admin=me.is_site_admin,
+                           figures=figures)
 
 
 # ---------------------------------------------------------------- import

@@ -1,9 +1,15 @@
-"""Use cases of classes: create, roster, capacity."""
+"""Use cases of classes: create, roster, capacity, and the figures of the staff's home."""
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import RoleAssignment, User
+from app.classrooms import rules
 from app.classrooms.models import MAX_CLASS_SIZE, Class_
+from app.classrooms.permissions import staff_class_ids_stmt
 from app.common.exceptions import Conflict, Invalid
 from app.courses.models import Project
 from app.extensions import db
@@ -151,3 +157,67 @@ def get_admin_counts(admin: User) -> dict[str, int]:
     return {"classes": db.session.execute(
         select(func.count(Class_.id)).join(OrgUnit, OrgUnit.id == Class_.org_unit_id)
         .where(unit_scope_clause(OrgUnit.path, admin))).scalar_one()}
+
+
+# ---------------------------------------------------------------- the home of a class's staff
+def required_ms(project: Project) -> int:
+    """The project's required learning hours in credited milliseconds."""
+    return int(project.required_hours * project.minutes_per_hour * 60 * 1000)
+
+
+def project_today(project: Project, now: datetime) -> date:
+    """The calendar day of the project's time zone at the instant now."""
+    return now.astimezone(ZoneInfo(project.timezone)).date()
+
+
+def get_staff_classes(user: User) -> list[Class_]:
+    """The classes where the user is tutor or class manager, by name."""
+    return list(db.session.execute(
+        select(Class_).where(Class_.id.in_(staff_class_ids_stmt(user)))
+        .options(selectinload(Class_.project), selectinload(Class_.org_unit), selectinload(Class_.learning_center))
+        .order_by(Class_.name)
+    ).scalars())
+
+
+def get_class_credits(classes: list[Class_]) -> dict[int, dict[int, int]]:
+    """Map class id -> {learner id: credited ms in the class's project}, from the stored lesson totals."""
+    from app.tracking.models import LessonProgress
+
+    credits: dict[int, dict[int, int]] = {cls.id: {} for cls in classes}
+    if not classes:
+        return credits
+    rows = db.session.execute(
+        select(RoleAssignment.class_id, RoleAssignment.user_id, func.coalesce(func.sum(LessonProgress.credited_ms), 0))
+        .join(Class_, Class_.id == RoleAssignment.class_id)
+        .outerjoin(LessonProgress, and_(LessonProgress.user_id == RoleAssignment.user_id,
+                                        LessonProgress.project_id == Class_.project_id))
+        .where(RoleAssignment.class_id.in_(list(credits)), RoleAssignment.role == "learner")
+        .group_by(RoleAssignment.class_id, RoleAssignment.user_id)
+        .order_by(RoleAssignment.class_id, RoleAssignment.user_id)
+    ).all()
+    for class_id, user_id, ms in rows:
+        credits[class_id][user_id] = int(ms)
+    return credits
+
+
+def get_class_homes(user: User, now: datetime) -> list[dict]:
+    """Each class the user staffs with its figures at a glance (rules.class_figures) and the learners they name."""
+    classes = get_staff_classes(user)
+    credits = get_class_credits(classes)
+    figures = {}
+    for cls in classes:
+        share = rules.elapsed_share(cls.project.starts_on, cls.project.ends_on, project_today(cls.project, now))
+        figures[cls.id] = (rules.class_figures(credits[cls.id], required_ms(cls.project), share), share)
+    named = {lag.user_id for f, _s in figures.values() for lag in f.laggards}
+    named |= {uid for f, _s in figures.values() for uid in f.not_started}
+    people = {u.id: u for u in db.session.execute(select(User).where(User.id.in_(named))).scalars()} if named else {}
+    roles = {r.class_id: r.role for r in user.roles if r.class_id and r.role in STAFF_ROLES}
+    return [{"cls": cls, "figures": figures[cls.id][0], "share": figures[cls.id][1], "people": people,
+             "role": roles.get(cls.id)} for cls in classes]
+
+
+def learning_hours(ms: int, project: Project) -> float:
+    """Credited milliseconds as the project's learning hours (R12, rounded down to 0.1)."""
+    from app.tracking.rules import learning_hours as hours
+
+    return hours(ms, project.minutes_per_hour)

@@ -16,7 +16,7 @@ from app.accounts.models import OrgUnit, RoleAssignment, User
 from app.classrooms import permissions as perms, service
 from app.classrooms.forms import AddLearnersForm, ClassForm, StaffForm
 from app.classrooms.models import Class_
-from app.common import permissions as scope
+from app.common import clock, permissions as scope
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
 from app.common.numbers import parse_ids
@@ -316,15 +316,7 @@ def _roster_page(cls: Class_, status: int = 200):
 @bp.get("/classes")
 @login_required
 def my_classes():
-    me = _me()
-    rows = db.session.execute(
-        select(Class_).where(Class_.id.in_(perms.staff_class_ids_stmt(me)))
-        .options(selectinload(Class_.project), selectinload(Class_.org_unit)).order_by(Class_.name)
-    ).scalars().all()
-    counts = dict(db.session.execute(
-        select(RoleAssignment.class_id, func.count(RoleAssignment.id))
-        .where(RoleAssignment.class_id.in_([c.id for c in rows]), RoleAssignment.role == "learner")
-        .group_by(RoleAssignment.class_id)
-    ).all()) if rows else {}
-    my_roles = {r.class_id: r.role for r in me.roles if r.class_id and r.role in perms.STAFF_ROLES}
-    return render_template("classrooms/mine.html", classes=rows, counts=counts, my_roles=my_roles)
+    """The home of a tutor or class manager: their classes with figures at a glance, who lags, what waits."""
+    homes = service.get_class_homes(_me(), clock.now())
+    return render_template("classrooms/mine.html", homes=homes, hours=service.learning_hours,
+                           role_names={h["cls"].id: _role_names(h["cls"]) for h in homes})

@@ -97,3 +97,31 @@ def can_archive_course(user, course: Course) -> bool:
 
 def can_link_course(user, project: Project, course: Course | None = None) -> bool:
     return can_edit_project(user, project) and (course is None or can_view_course(user, course))
+
+
+# ---------------------------------------------------------------- experts
+def expert_paths(user) -> tuple[str, ...]:
+    """The org paths where the user is an expert."""
+    from app.common.permissions import real_user
+
+    user = real_user(user)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ()
+    return tuple(r.org_unit.path for r in user.roles if r.role == "expert" and r.org_unit is not None)
+
+
+def can_view_expert_home(user, _obj=None) -> bool:
+    return bool(expert_paths(user))
+
+
+def expert_scope_clause(user):
+    """A WHERE clause on OrgUnit: the units of the expert's subtrees and those above them (owners of what reaches in)."""
+    from sqlalchemy import false, or_
+
+    from app.accounts.models import OrgUnit
+
+    paths = expert_paths(user)
+    if not paths:
+        return false()
+    above = {int(part) for path in paths for part in path.strip("/").split("/") if part}
+    return or_(OrgUnit.id.in_(above), *[OrgUnit.path.like(path + "%") for path in paths])

@@ -470,3 +470,25 @@ def do_enroll_all(users: list[User], project: Project, source: str) -> None:
                                              Enrollment.user_id.in_(ids[start:start + 500]))).scalars())
     db.session.add_all([Enrollment(project_id=project.id, user_id=i, source=source) for i in ids if i not in enrolled])
     db.session.flush()
+
+
+def get_expert_catalogue(expert: User) -> tuple[list[Project], list[Course]]:
+    """The running projects and the courses of the expert's area (experts are not linked to single courses yet)."""
+    from sqlalchemy.orm import selectinload
+
+    from app.accounts.models import OrgUnit
+    from app.courses.permissions import expert_scope_clause
+
+    projects = db.session.execute(
+        select(Project).join(OrgUnit, OrgUnit.id == Project.org_unit_id)
+        .where(expert_scope_clause(expert), Project.is_archived.is_(False))
+        .options(selectinload(Project.course_links).selectinload(ProjectCourse.course), selectinload(Project.org_unit))
+        .order_by(Project.starts_on.desc(), Project.id.desc())
+    ).scalars().all()
+    courses = db.session.execute(
+        select(Course).join(OrgUnit, OrgUnit.id == Course.org_unit_id)
+        .where(expert_scope_clause(expert), Course.is_archived.is_(False))
+        .options(selectinload(Course.modules).selectinload(Module.lessons), selectinload(Course.org_unit))
+        .order_by(Course.title, Course.id)
+    ).scalars().all()
+    return list(projects), list(courses)

@@ -14,9 +14,10 @@ from app.courses.forms import CardRedeemForm, CardRegisterForm
 bp = Blueprint("courses", __name__)
 
 
-@bp.get("/")
+@bp.get("/learn")
 @login_required
 def home():
+    """The home of a learner: their projects, courses and lessons."""
     me = current_user._get_current_object()
     overview = []
     for project in service.get_user_projects(me):

@@ -131,7 +131,7 @@ class LessonProgress(db.Model):
         CheckConstraint("credited_ms >= 0 AND covered_ms >= 0 AND resume_position_ms >= 0 AND max_position_ms >= 0",
                         name="non_negative"),
         CheckConstraint("NOT is_complete OR completed_at IS NOT NULL", name="completed_at_when_complete"),
-        # the reports' per-learner totals of a project, read from the index alone (migration 0007_report_indexes)
+        # the reports' per-learner totals of a project, read from the index alone (migration 0011_report_indexes)
         Index("ix_lesson_progress_user_project_credit", "user_id", "project_id", "credited_ms", "updated_at"),
     )
 

@@ -107,11 +107,11 @@ def test_deactivation_ends_sessions_and_tokens(app, county_admin, make_user, org
     target = make_user("leaver", org=org_tree["school_a1"])
     victim, _ = signed_in(app, target)
     bearer_token = api_token(target)
-    assert victim.get("/").status_code == 200
+    assert victim.get("/learn").status_code == 200
     response = client.post(f"/admin/users/{target.id}/active", data={"csrf_token": token, "active": "0"}, follow_redirects=True)
     assert "deactivated and signed out everywhere" in flashes(response)
     assert not fresh(target.id).is_active
-    assert "/login" in victim.get("/").headers["Location"]
+    assert "/login" in victim.get("/learn").headers["Location"]
     assert app.test_client().get("/api/v1/me", headers=bearer(bearer_token)).status_code == 401
     assert Auth(app.test_client()).login("leaver").status_code == 401
     client.post(f"/admin/users/{target.id}/active", data={"csrf_token": token, "active": "1"})
@@ -134,7 +134,7 @@ def test_password_reset_shows_a_temporary_password_once(app, county_admin, make_
     response = client.post(f"/admin/users/{target.id}/reset-password", data={"csrf_token": token})
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     temporary = re.search(r'data-testid="temporary-password">([^<]+)<', response.get_data(as_text=True)).group(1)
-    assert "/login" in victim.get("/").headers["Location"]
+    assert "/login" in victim.get("/learn").headers["Location"]
     assert app.test_client().get("/api/v1/me", headers=bearer(bearer_token)).status_code == 401
     assert Auth(app.test_client()).login("forgetful", DEFAULT_PASSWORD).status_code == 401
     login = Auth(app.test_client()).login("forgetful", temporary)

@@ -15,15 +15,15 @@ def test_login_logout_and_stolen_cookie_stops_working(app, client, make_user):
     auth = Auth(client)
     response = auth.login("dora")
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/learn").status_code == 200
 
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
-    assert thief.get("/").status_code == 200  # the copied cookie works while the session lives
+    assert thief.get("/learn").status_code == 200  # the copied cookie works while the session lives
 
     assert auth.logout().status_code == 302
-    assert client.get("/").status_code == 302
-    stolen = thief.get("/")
+    assert client.get("/learn").status_code == 302
+    stolen = thief.get("/learn")
     assert stolen.status_code == 302 and "/login" in stolen.headers["Location"]
     assert db.session.execute(select(LoginSession)).scalar_one().revoked_at is not None
 
@@ -76,8 +76,8 @@ def test_password_change_revokes_other_sessions_and_tokens(app, client, make_use
         "csrf_token": auth.csrf(), "current_password": DEFAULT_PASSWORD,
         "new_password": "New-pass-2026", "confirm": "New-pass-2026"})
     assert response.status_code == 302
-    assert client.get("/").status_code == 200  # this device stays signed in, on a new session
-    assert other_device.get("/").status_code == 302
+    assert client.get("/learn").status_code == 200  # this device stays signed in, on a new session
+    assert other_device.get("/learn").status_code == 302
     assert app.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 401
     assert Auth(app.test_client()).login("hal", "New-pass-2026").status_code == 302
 
@@ -99,7 +99,7 @@ def test_forms_need_the_csrf_token(client, make_user):
     make_user("jon")
     response = client.post("/login", data={"username": "jon", "password": DEFAULT_PASSWORD})
     assert response.status_code == 400
-    assert client.get("/").status_code == 302
+    assert client.get("/learn").status_code == 302
 
 
 def test_api_with_cookie_needs_csrf_header(app, client, make_user):
@@ -128,9 +128,9 @@ def test_language_switch(client, make_user):
     make_user("may")
     auth = Auth(client)
     auth.login("may")
-    chinese = client.get("/").get_data(as_text=True)
+    chinese = client.get("/learn").get_data(as_text=True)
     assert "我的学习" in chinese
     client.post("/language", data={"csrf_token": auth.csrf(), "locale": "en", "next": "/"})
-    english = client.get("/").get_data(as_text=True)
+    english = client.get("/learn").get_data(as_text=True)
     assert "My learning" in english and "我的学习" not in english
     assert re.search(r'<html lang="en"', english)

@@ -36,7 +36,7 @@ def fast_hashing(monkeypatch):
 
 
 def page_csrf(client, path: str = "/") -> str:
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)  # "/" sends each role to its home
     match = _CSRF_RE.search(html)
     assert match, f"no csrf token on {path}"
     return match.group(1)

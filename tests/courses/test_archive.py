@@ -103,5 +103,5 @@ def test_archived_items_are_hidden_from_the_lists_and_shown_marked_by_the_filter
 def test_learner_home_offers_no_archived_course(site, app):
     assert _post(site, f"/admin/courses/{site['credited'].id}/archive").status_code == 302
     web, _csrf = signed_in(app, site["learner"])
-    home = web.get("/").get_data(as_text=True)
+    home = web.get("/learn").get_data(as_text=True)
     assert "COURSE-B" in home and "COURSE-A" not in home

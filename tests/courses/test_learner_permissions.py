@@ -72,7 +72,7 @@ def test_pages_need_sign_in(client, path):
 def test_home_shows_only_own_projects(app, world, persona, sees_project):
     client = app.test_client()
     Auth(client).login(persona)
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/learn").get_data(as_text=True)
     assert ("Project A" in html) is sees_project
     assert client.get("/account/password").status_code == 200
     assert client.get("/cards/redeem").status_code == 200

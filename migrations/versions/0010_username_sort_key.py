@@ -1,18 +1,18 @@
 """username sort key: users.username_key, the natural sort key of the username (learner2 before learner10)
 
-Chained after 0007_password_change_reason (both of this change set). The keys of existing
+Chained after 0009_password_change_reason (both of this change set). The keys of existing
 users are computed here with the same rule as the app (app.accounts.rules.natural_key).
 
-Revision ID: 0007_username_sort_key
-Revises: 0007_password_change_reason
+Revision ID: 0010_username_sort_key
+Revises: 0009_password_change_reason
 """
 import re
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0007_username_sort_key"
-down_revision = "0007_password_change_reason"
+revision = "0010_username_sort_key"
+down_revision = "0009_password_change_reason"
 branch_labels = None
 depends_on = None
 

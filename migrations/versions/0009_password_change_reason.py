@@ -3,14 +3,14 @@
 Replaces the flag users.is_password_expired. An expired password becomes "new"
 when the account never signed in (an imported or admin-made account), else "reset".
 
-Revision ID: 0007_password_change_reason
+Revision ID: 0009_password_change_reason
 Revises: 0006_sign_in_failures
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0007_password_change_reason"
-down_revision = "0006_sign_in_failures"
+revision = "0009_password_change_reason"
+down_revision = "0008_elective_decisions"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """elective decisions: a school confirms or refuses a chosen elective (who, when, why), every decision kept
 
-Revision ID: 0007_elective_decisions
+Revision ID: 0008_elective_decisions
 Revises: 0006_sign_in_failures
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0007_elective_decisions"
-down_revision = "0006_sign_in_failures"
+revision = "0008_elective_decisions"
+down_revision = "0007_document_pages"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """reports: a covering index of learners' credit per project, and the background exports
 
-Revision ID: 0007_report_indexes
+Revision ID: 0011_report_indexes
 Revises: 0006_sign_in_failures
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0007_report_indexes"
-down_revision = "0006_sign_in_failures"
+revision = "0011_report_indexes"
+down_revision = "0010_username_sort_key"
 branch_labels = None
 depends_on = None
 
