@@ -131,7 +131,7 @@ def test_must_change_accounts_see_the_right_message_and_reach_nothing_else(app, 
     changed = client.post("/account/password", data={"csrf_token": token, "current_password": password,
                                                      "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert changed.status_code == 302 and fresh(username).password_change_reason is None
-    assert client.get("/").status_code == 200
+    assert client.get("/learn").status_code == 200
     assert Auth(app.test_client()).token(username, NEW_PASSWORD)
 
 
@@ -142,7 +142,7 @@ def test_a_card_registered_teacher_chose_the_password_and_is_not_asked_again(app
     client = app.test_client()
     response = Auth(client).login(username, password)
     assert response.status_code == 302 and not response.headers["Location"].endswith("/account/password")
-    assert client.get("/").status_code == 200
+    assert client.get("/learn").status_code == 200
     assert app.test_client().get("/api/v1/me", headers=bearer(Auth(app.test_client()).token(username, password))).status_code == 200
 
 

@@ -84,7 +84,7 @@ def _decisions() -> int:
 
 
 def _home(s) -> str:
-    return s.web.get("/").get_data(as_text=True)
+    return s.web.get("/learn").get_data(as_text=True)
 
 
 def test_teacher_chooses_admin_confirms_and_the_lesson_opens_and_is_credited(app, client, clock, s):

@@ -198,7 +198,7 @@ def test_an_audio_lesson_is_credited_like_a_video_and_refuses_page(setup, player
 def test_the_reader_page_shows_the_pdf_or_explains_the_download(handbook, client, login):
     lesson = handbook.lessons[1]
     login(client, handbook.learner)
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/learn").get_data(as_text=True)
     url = f"/projects/{handbook.project.id}/lessons/{lesson.id}/play"
     assert f'href="{url}"' in home  # the handbook is a link on 我的学习, not plain text
     html = client.get(url).get_data(as_text=True)
