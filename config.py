@@ -65,7 +65,9 @@ class Config:
     MAX_IMPORT_UNPACKED_BYTES = _int_env("MAX_IMPORT_UNPACKED_BYTES", 50 * 1024 * 1024)
     MAX_CONTENT_LENGTH = None  # per route class instead (app/common/bodies.py):
     MAX_API_BODY_BYTES = _int_env("MAX_API_BODY_BYTES", 64 * 1024)  # JSON API calls
-    MAX_FORM_BYTES = _int_env("MAX_FORM_BYTES", 1024 * 1024)  # HTML forms; imports and uploads have their own
+    MAX_FORM_BYTES = _int_env("MAX_FORM_BYTES", 1024 * 1024)
+    #: the largest homework submission request (text and every file together)
+    HOMEWORK_MAX_REQUEST_BYTES = _int_env("HOMEWORK_MAX_REQUEST_BYTES", 200 * 1024 * 1024)  # HTML forms; imports and uploads have their own
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -106,6 +106,11 @@ def get_tutor_classes(user) -> list[Class_]:
     return list(db.session.execute(select(Class_).where(Class_.id.in_(ids)).order_by(Class_.name)).scalars()) if ids else []
 
 
+def get_project_classes(project_id: int) -> list[Class_]:
+    return list(db.session.execute(select(Class_).where(Class_.project_id == project_id)
+                                   .order_by(Class_.name, Class_.id)).scalars())
+
+
 def get_project(project_id: int) -> Project | None:
     return db.session.get(Project, project_id)
 
@@ -575,6 +580,17 @@ def homework_by_learner(project_id: int, user_ids) -> dict[int, dict]:
         if state == "graded":
             result[user_id]["graded"] += 1
     return result
+
+
+def content_disposition(name: str) -> str:
+    """An RFC 6266 attachment header: an ASCII fallback name and filename* for the real (Chinese) one."""
+    from urllib.parse import quote
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r'[^A-Za-z0-9._-]+', "_", ascii_name).strip("_") or "download"
+    if "." in name and "." not in ascii_name:
+        ascii_name += "." + name.rsplit(".", 1)[1].encode("ascii", "ignore").decode("ascii")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def fmt_size(size: int) -> str:
