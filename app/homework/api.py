@@ -2,7 +2,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from flask import Blueprint, Response, jsonify, request, send_file, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -324,7 +324,7 @@ def class_zip(assignment_id: int):
         raise api_error(404, "not_found", _("No such class."))
     entries = service.zip_entries(service.get_class_latest(assignment, cls.id))
     storage = service.get_storage()
-    response = Response(stream_with_context(service.stream_zip(entries, storage)), mimetype="application/zip")
+    response = Response(service.stream_zip(entries, storage), mimetype="application/zip")  # needs no context: entries are ready
 
     name = f"{assignment.title}-{cls.name}.zip"
     response.headers["Content-Disposition"] = service.content_disposition(name)
