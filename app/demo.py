@@ -210,6 +210,7 @@ def load_demo(media_root: Path) -> None:
                             school=schools[2])
         load_short_project(province, course, project)
         load_second_class(project, schools[2], center)
+        load_homework(project, course, cls, tutor, media_root)
 
 
 def load_short_project(province, course, long_project):
@@ -265,6 +266,55 @@ def ensure_demo_ladder(media_root: Path, keys: set[str] | None = None) -> int:
 
 
 SECOND_CLASS = "西山县第一小学一班"
+HOMEWORK_TITLE = "作业一：信息技术融合教学设计"
+REFLECTION_TITLE = "学习反思（选做）"
+#: the demo learners of the first class in each homework state (learner1 has not started)
+HOMEWORK_STATES = {"learner2": "draft", "learner3": "submitted", "learner4": "returned", "learner5": "graded",
+                   "learner6": "recommended", "learner7": "submitted"}
+
+
+def load_homework(project, course, cls, tutor, media_root: Path) -> None:
+    """A required assignment with files and an optional text-only reflection; learners in every state (once)."""
+    import io
+
+    from app.accounts.models import User
+    from app.homework import service as homework
+    from app.homework.models import Assignment
+
+    exists = db.session.execute(select(Assignment.id).where(Assignment.project_id == project.id,
+                                                            Assignment.title == HOMEWORK_TITLE)).first()
+    if exists:
+        return
+    now = clock.now()
+    admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+    main = homework.do_create_assignment(
+        project, admin, course_id=course.id, class_id=None, title=HOMEWORK_TITLE,
+        instructions="结合所教学科，设计一节**信息技术支持的课堂教学**：\n\n1. 教学目标与重难点\n2. 技术工具及使用环节\n"
+                     "3. 预期效果与评价方式\n\n以 Word、WPS 或 PDF 文档提交，也可附课堂照片。",
+        due_at=now + timedelta(days=20), late_until=now + timedelta(days=27), is_required=True,
+        kinds=["documents", "images"], max_mb=20, max_files=5, accepts_text=True, accepts_files=True,
+        is_returnable=True)
+    homework.do_create_assignment(
+        project, admin, course_id=course.id, class_id=None, title=REFLECTION_TITLE,
+        instructions="用三五百字写下本次培训对你课堂教学的启发。", due_at=now + timedelta(days=40), late_until=None,
+        is_required=False, kinds=[], max_mb=1, max_files=1, accepts_text=True, accepts_files=False,
+        is_returnable=False)
+    handbook = (media_root / DEMO_PDF[0]).read_bytes()
+    for username, state in HOMEWORK_STATES.items():
+        learner = db.session.execute(select(User).where(User.username == username)).scalar_one()
+        text = f"{learner.real_name}的教学设计：以《认识图形》为例，用电子白板展示生活中的图形。"
+        sub = homework.check_save(learner, main, cls, text=text,
+                                  uploads=[homework.Upload("教学设计.pdf", io.BytesIO(handbook))],
+                                  submit=state != "draft")
+        if state == "returned":
+            homework.check_return(tutor, sub, "请补充技术工具在课堂中的具体使用环节。")
+        elif state in ("graded", "recommended"):
+            homework.check_grade(tutor, sub, 92 if state == "recommended" else 85, "设计完整，环节清楚。")
+            if state == "recommended":
+                homework.check_recommend(tutor, sub, True)
+    db.session.flush()
+
+
 #: the learners of the second class: learner51 … learner60
 SECOND_LEARNERS = range(LEARNER_COUNT + 1, LEARNER_COUNT + 11)
 

@@ -211,12 +211,22 @@ def project_assignments(project_id: int):
     } for a in assignments])
 
 
-@bp.post("/assignments/<int:assignment_id>/submissions")
-@api_doc(summary=_l("Save my answer as a draft, or submit it (multipart: text, files, submit)"), body=SubmissionForm,
-         media_type="multipart/form-data", responses={201: Created}, errors=(400, 403, 404, 409, 413, 415))
+@bp.route("/assignments/<int:assignment_id>/submissions", methods=["GET", "POST"])
+@api_doc(method="POST", summary=_l("Save my answer as a draft, or submit it (multipart: text, files, submit)"),
+         body=SubmissionForm, media_type="multipart/form-data", responses={201: Created},
+         errors=(400, 403, 404, 409, 413, 415))
+@api_doc(method="GET", summary=_l("The latest handed-in version of each learner of a class (its tutor, class manager, "
+                                  "admins above)"), query=ClassQuery, responses={200: ClassRows}, errors=(400, 403, 404))
 @api_login_required
 @body_limit("HOMEWORK_MAX_REQUEST_BYTES", extra_bytes=256 * 1024)
-def create_submission(assignment_id: int):
+def submissions(assignment_id: int):
+    """One URL, two methods (a second view on the same rule would answer 405 for ids out of range)."""
+    if request.method == "GET":
+        return _class_submissions(assignment_id)
+    return _create_submission(assignment_id)
+
+
+def _create_submission(assignment_id: int):
     me = _me()
     assignment, learner_class = _assignment(assignment_id)
     if not perms.can_submit(me, assignment, learner_class):
@@ -248,11 +258,7 @@ def my_submissions(assignment_id: int):
     return jsonify({"latest": history[0] if history else None, "history": history})
 
 
-@bp.get("/assignments/<int:assignment_id>/submissions")
-@api_doc(summary=_l("The latest handed-in version of each learner of a class (its tutor, class manager, admins above)"),
-         query=ClassQuery, responses={200: ClassRows}, errors=(400, 403, 404))
-@api_login_required
-def class_submissions(assignment_id: int):
+def _class_submissions(assignment_id: int):
     assignment, _lc = _assignment(assignment_id)
     cls = _class(assignment)
     if not perms.can_view_class_submissions(_me(), cls):

@@ -19,8 +19,7 @@ from tests.homework.conftest import PDF, PERSONAS
 MATRIX_ENDPOINTS = {
     "homework.project_homework", "homework.assignment_new", "homework.assignment_edit", "homework.assignment",
     "homework.save", "homework.queue", "homework.submission", "homework.review",
-    "homework_api.project_assignments", "homework_api.create_submission", "homework_api.my_submissions",
-    "homework_api.class_submissions", "homework_api.grade", "homework_api.return_submission",
+    "homework_api.project_assignments", "homework_api.submissions", "homework_api.my_submissions", "homework_api.grade", "homework_api.return_submission",
     "homework_api.recommend", "homework_api.class_zip", "homework_api.submission_file",
 }
 _n = itertools.count(1)
@@ -88,12 +87,12 @@ ROWS = [
      "403 403 403 404 302 403 404 404 404 404 L"),
     ("homework_api.project_assignments", "GET", "api", lambda w, p: f"/api/v1/projects/{w['project']}/assignments", None,
      "200 200 200 404 200 200 200 200 200 404 401"),
-    ("homework_api.create_submission", "POST", "multipart",
+    ("homework_api.submissions", "POST", "multipart",
      lambda w, p: f"/api/v1/assignments/{w['assignment']}/submissions", lambda w, p: {"text": "草稿"},
      "403 403 403 404 403 403 403 201 201 404 401"),
     ("homework_api.my_submissions", "GET", "api", lambda w, p: f"/api/v1/assignments/{w['assignment']}/submissions/me",
      None, "200 200 200 404 200 200 200 200 200 404 401"),
-    ("homework_api.class_submissions", "GET", "api",
+    ("homework_api.submissions", "GET", "api",
      lambda w, p: f"/api/v1/assignments/{w['assignment']}/submissions?class_id={w['class_a']}", None,
      "200 200 200 404 200 200 404 403 404 404 401"),
     ("homework_api.grade", "POST", "api", lambda w, p: f"/api/v1/submissions/{fresh(w)}/grade",

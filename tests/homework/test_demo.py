@@ -1,0 +1,32 @@
+"""The demo's homework: a required assignment with files, an optional text-only reflection, learners in every state;
+loading the demo again changes nothing."""
+from sqlalchemy import func, select
+
+from app.accounts.models import User
+from app.demo import HOMEWORK_TITLE, REFLECTION_TITLE, load_demo
+from app.extensions import db
+from app.homework.models import Assignment, Submission, SubmissionFile
+from tests.test_demo import demo_media  # noqa: F401  (the session's generated media)
+
+
+def _count(model) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_demo_homework_in_every_state(app, demo_media, clock):  # noqa: F811
+    load_demo(demo_media)
+    db.session.commit()
+    counts = (_count(Assignment), _count(Submission), _count(SubmissionFile))
+    load_demo(demo_media)
+    db.session.commit()
+    assert (_count(Assignment), _count(Submission), _count(SubmissionFile)) == counts
+    main = db.session.execute(select(Assignment).where(Assignment.title == HOMEWORK_TITLE)).scalar_one()
+    reflection = db.session.execute(select(Assignment).where(Assignment.title == REFLECTION_TITLE)).scalar_one()
+    assert main.is_required and main.accepts_files and main.max_bytes == 20 * 1024 * 1024 and "documents" in main.kinds
+    assert not reflection.is_required and reflection.accepts_text and not reflection.accepts_files
+    states = {}
+    for sub in db.session.execute(select(Submission).where(Submission.assignment_id == main.id)).scalars():
+        states[db.session.get(User, sub.user_id).username] = "recommended" if sub.is_excellent else sub.state
+    assert states == {"learner2": "draft", "learner3": "submitted", "learner4": "returned", "learner5": "graded",
+                      "learner6": "recommended", "learner7": "submitted"}
+    assert "learner1" not in states  # not started
