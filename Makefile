@@ -33,7 +33,8 @@ demo: migrate
 run: demo
 	@echo "Xueshi on http://127.0.0.1:$(PORT)  (admin / demo-admin, learner1 / demo-learner)"
 	@$(BIN)/flask media worker & worker=$$!; \
-	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/flask notifications worker & mailer=$$!; \
+	trap "kill $$worker $$mailer 2>/dev/null" EXIT INT TERM; \
 	WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/gunicorn -c deploy/gunicorn.conf.py \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
