@@ -119,7 +119,7 @@ def _register_template_helpers(app: Flask) -> None:
     from app.notifications import service as notifications_service
 
     # the navigation's bell: the unread count, one COUNT query, only when a page shows it
-    app.context_processor(lambda: {"unread_notifications": notifications_service.unread_count})
+    app.context_processor(lambda: {"unread_notifications": notifications_service.nav_unread_count})
 
 
 def _register_blueprints(app: Flask) -> None:

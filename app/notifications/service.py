@@ -93,6 +93,17 @@ def unread_count(user_id: int) -> int:
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
 
 
+def nav_unread_count(user_id: int) -> int:
+    """unread_count for the navigation's badge: 0 when the database cannot answer (an error page must still render)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return unread_count(user_id)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return 0
+
+
 def get_page(user_id: int, cursor: int | None = None, size: int = PAGE_SIZE) -> tuple[list[Notification], int | None]:
     """The user's notifications newest first, after `cursor` (an id), and the cursor of the next page."""
     query = select(Notification).where(Notification.user_id == user_id)
