@@ -31,13 +31,10 @@ def _counts() -> dict:
 def test_demo_loads_once_and_twice_changes_nothing(app, demo_media, clock):
     load_demo(demo_media)
     first = _counts()
-    assert first["User"] == 55  # admin, tutor1, manager1, expert1, learner1..50, visitor1
-    assert first["Enrollment"] == 51 and first["Project"] == 2  # learner1..50 in the long project, learner1 in the short one
-
-
     # admin, tutor1, manager1, expert1, learner1..50, visitor1; the second class: tutor2, manager2, learner51..60
     assert first["User"] == 67
-    assert first["Enrollment"] == 60 and first["Class_"] == 2
+    # learner1..60 in the long project, learner1 also in the short one
+    assert first["Enrollment"] == 61 and first["Project"] == 2 and first["Class_"] == 2
     load_demo(demo_media)
     assert _counts() == first
 
@@ -177,3 +174,18 @@ def test_demo_staff_see_only_their_own_class(app, demo_media, clock, staff, own,
     roster = client.get(_roster_path(own)).get_data(as_text=True)
     assert ("学员51" in roster) is (own == "西山县第一小学一班")
     assert ("学员01" in roster) is (own == "东湖县一班")
+
+
+def test_demo_gives_learner1_notifications_once(app, demo_media, clock):
+    from app.notifications.models import Notification
+    from app.notifications.service import unread_count
+
+    load_demo(demo_media)
+    learner = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
+    assert unread_count(learner.id) == 2
+    load_demo(demo_media)
+    assert db.session.execute(select(func.count()).select_from(Notification)).scalar_one() == 2
+    client = app.test_client()
+    token = Auth(client).token("learner1", "demo-learner")
+    items = client.get("/api/v1/me/notifications", headers=bearer(token)).get_json()["items"]
+    assert [i["kind"] for i in items] == ["reminder", "system"] and all(i["url"] == "/learn" for i in items)

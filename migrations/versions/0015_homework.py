@@ -1,7 +1,7 @@
 """homework: assignments, submissions, files, history
 
 Revision ID: 0015_homework
-Revises: 0011_report_indexes
+Revises: 0012_notifications
 
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_homework'
-down_revision = '0011_report_indexes'
+down_revision = "0012_notifications"
 branch_labels = None
 depends_on = None
 
