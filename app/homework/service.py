@@ -23,6 +23,7 @@ from app.extensions import db
 from app.homework import files as filetypes, rules
 from app.homework.models import Assignment, Submission, SubmissionEvent, SubmissionFile
 from app.media.storage import get_storage, new_uid
+from app.notifications.service import notify
 
 MAX_TEXT_CHARS = 50_000
 MAX_COMMENT_CHARS = 5_000
@@ -404,18 +405,14 @@ def check_recommend(tutor: User, submission: Submission, value: bool) -> Submiss
 
 
 def _notify(user_ids: list[int], kind: str, text: str, submission: Submission) -> None:
-    """Tell the learner (the notifications feature, once merged; nothing before it)."""
-    try:
-        from app.notifications.service import notify  # noqa: PLC0415 (a feature merged beside this one)
-    except ImportError:
-        return
+    """Tell the learner, in the app (and by e-mail where set up); the rows join the caller's transaction."""
     from flask import url_for
 
     try:
         url = url_for("homework.assignment", assignment_id=submission.assignment_id)
     except RuntimeError:  # outside a request (flask demo): the same path
         url = f"/homework/{submission.assignment_id}"
-    notify(user_ids, kind, text, url)
+    notify(user_ids, kind, text[:500], url)
 
 
 def get_events(submission_ids: list[int]) -> list[SubmissionEvent]:

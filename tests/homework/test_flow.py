@@ -137,3 +137,16 @@ def test_the_learners_list_shows_my_state(hw):
     assert [(r["title"], r["my_state"], r["allowed_types"]) for r in rows] == [
         ("第一次作业", "submitted", ["documents", "images", "archives"])]
     assert hw.clients["teacher"].get(f"/api/v1/projects/{hw['project']}/assignments").status_code == 404
+
+
+def test_the_learner_is_notified_of_grade_return_and_recommendation(hw):
+    sid = hw["other_sub"]
+    act(hw, "tutor2", sid, "return", {"reason": "请补充"})
+    new_id = post(hw, "learner2", text="补充").get_json()["id"]
+    act(hw, "tutor2", new_id, "grade", {"score": 90})
+    act(hw, "tutor2", new_id, "recommend", {"value": True})
+    items = hw.clients["learner2"].get("/api/v1/me/notifications").get_json()["items"]
+    kinds = sorted(i["kind"] for i in items)
+    assert kinds == ["homework_graded", "homework_recommended", "homework_returned"]
+    assert all(i["url"] == f"/homework/{hw['assignment']}" for i in items)
+    assert any("90" in i["text"] for i in items if i["kind"] == "homework_graded")
