@@ -144,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.media import upload as media_upload
     from app.media import views as media_views
     from app.homework import api as homework_api
+    from app.homework import brief_views as homework_briefs
     from app.homework import views as homework_views
     from app.notifications import api as notifications_api
     from app.notifications import views as notifications_views
@@ -168,6 +169,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_upload.bp)
     app.register_blueprint(reports_views.bp)
     app.register_blueprint(homework_views.bp)
+    app.register_blueprint(homework_briefs.bp)
     app.register_blueprint(notifications_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
     for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp,

@@ -327,6 +327,12 @@ def load_homework(project, course, cls, tutor, media_root: Path) -> None:
             if state == "recommended":
                 homework.check_recommend(tutor, sub, True)
     db.session.flush()
+    from app.homework import briefs
+
+    stats = briefs.get_class_stats(cls)
+    briefs.do_save_brief(cls, tutor, None, title="东湖县一班学习简报（第一期）",
+                         body=briefs.stats_markdown(stats) + "\n本周大家积极参与，请还没有开始学习的老师抓紧时间。\n",
+                         publish=True)
 
 
 #: the learners of the second class: learner51 … learner60

@@ -39,3 +39,8 @@ class ReviewForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A form with only the CSRF token."""
+
+
+class BriefForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
+    body = TextAreaField(_l("Text (Markdown)"), validators=[Optional(), Length(max=50000)])

@@ -153,3 +153,26 @@ class SubmissionEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
     actor = relationship("User")
+
+
+class ClassBrief(db.Model):
+    """A class brief (学习简报) written by the class's tutor: the class's figures when written plus their own text."""
+
+    __tablename__ = "class_briefs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(120))
+    #: Markdown, rendered with raw HTML off and cleaned
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: the class's figures as JSON (app.homework.briefs.get_class_stats), taken when the brief was last saved
+    stats_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    #: published to the class (None: a draft only its tutor sees)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    class_ = relationship("Class_")
+    author = relationship("User")

@@ -113,3 +113,20 @@ def can_view_submission(user, submission: Submission) -> bool:
 
 def can_view_grading_queue(user, _obj=None) -> bool:
     return bool(class_ids_with_role(user, "tutor", "class_manager"))
+
+
+# ---------------------------------------------------------------- class briefs
+def can_write_brief(user, cls: Class_) -> bool:
+    """Compose, preview, save and publish a class's brief: its tutor."""
+    return _signed_in(user) and is_tutor_of(user, cls.id)
+
+
+def can_view_briefs(user, cls: Class_) -> bool:
+    """Read a class's published briefs: its learners and staff, the org admins above the class."""
+    return _signed_in(user) and (is_learner_of(user, cls.id) or is_staff_of(user, cls.id) or _class_admin(user, cls))
+
+
+def can_view_brief(user, brief) -> bool:
+    if brief.published_at is None:
+        return can_write_brief(user, brief.class_)
+    return can_view_briefs(user, brief.class_)

@@ -1,4 +1,4 @@
-"""homework: assignments, submissions, files, history
+"""homework: assignments, submissions, files, history, class briefs
 
 Revision ID: 0015_homework
 Revises: 0012_notifications
@@ -122,8 +122,33 @@ def upgrade():
 
     
 
+    op.create_table('class_briefs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('stats_json', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_class_briefs_author_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], name=op.f('fk_class_briefs_class_id_classes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_class_briefs_project_id_projects'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_class_briefs'))
+    )
+    with op.batch_alter_table('class_briefs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_class_briefs_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_class_briefs_project_id'), ['project_id'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('class_briefs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_class_briefs_project_id'))
+        batch_op.drop_index(batch_op.f('ix_class_briefs_class_id'))
+
+    op.drop_table('class_briefs')
     
     with op.batch_alter_table('submission_files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_submission_files_submission_id'))

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from app.accounts.models import User
 from app.demo import HOMEWORK_TITLE, REFLECTION_TITLE, load_demo
 from app.extensions import db
-from app.homework.models import Assignment, Submission, SubmissionFile
+from app.homework.models import Assignment, ClassBrief, Submission, SubmissionFile
 from tests.test_demo import demo_media  # noqa: F401  (the session's generated media)
 
 
@@ -16,10 +16,11 @@ def _count(model) -> int:
 def test_demo_homework_in_every_state(app, demo_media, clock):  # noqa: F811
     load_demo(demo_media)
     db.session.commit()
-    counts = (_count(Assignment), _count(Submission), _count(SubmissionFile))
+    counts = (_count(Assignment), _count(Submission), _count(SubmissionFile), _count(ClassBrief))
     load_demo(demo_media)
     db.session.commit()
-    assert (_count(Assignment), _count(Submission), _count(SubmissionFile)) == counts
+    assert (_count(Assignment), _count(Submission), _count(SubmissionFile), _count(ClassBrief)) == counts
+    assert counts[3] == 1  # a published brief
     main = db.session.execute(select(Assignment).where(Assignment.title == HOMEWORK_TITLE)).scalar_one()
     reflection = db.session.execute(select(Assignment).where(Assignment.title == REFLECTION_TITLE)).scalar_one()
     assert main.is_required and main.accepts_files and main.max_bytes == 20 * 1024 * 1024 and "documents" in main.kinds
