@@ -303,6 +303,9 @@ def check_save(learner: User, assignment: Assignment, learner_class: Class_, *, 
     if len(text) > MAX_TEXT_CHARS:
         raise Invalid(_("The answer is longer than %(n)d characters.", n=MAX_TEXT_CHARS), code="text")
     remove = set(remove_file_ids)
+    if (submit and latest is not None and latest.state == "submitted" and not uploads and not remove
+            and text == latest.text):
+        return latest  # the same answer again (a double click, a retried request): no new version
     previous_files = [f for f in (latest.files if latest else []) if f.id not in remove]
     checked = check_files(assignment, uploads, len(previous_files))
     if submit and not text.strip() and not previous_files and not checked:

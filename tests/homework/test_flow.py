@@ -150,3 +150,9 @@ def test_the_learner_is_notified_of_grade_return_and_recommendation(hw):
     assert kinds == ["homework_graded", "homework_recommended", "homework_returned"]
     assert all(i["url"] == f"/homework/{hw['assignment']}" for i in items)
     assert any("90" in i["text"] for i in items if i["kind"] == "homework_graded")
+
+
+def test_the_same_submission_twice_makes_no_new_version(hw):
+    first = post(hw, "learner2", text="二班的作业")  # what version 1 already holds, submitted again
+    assert first.status_code == 201 and first.get_json()["version"] == 1
+    assert [v["version"] for v in mine(hw)["history"]] == [1]
