@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from app.accounts.admin_forms import as_choices
 from app.common.bodies import body_limit
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
@@ -111,8 +112,8 @@ def project_homework(project_id: int):
 
 
 def _fill(form: AssignmentForm, project):
-    form.target.choices = _targets(project)
-    form.kinds.choices = list(service.kind_labels().items())
+    form.target.choices = as_choices(_targets(project))
+    form.kinds.choices = as_choices(service.kind_labels().items())
 
 
 def _fields(form: AssignmentForm, project) -> dict:
@@ -137,7 +138,7 @@ def assignment_new(project_id: int):
     if request.method == "GET":
         form.kinds.data = form.kinds.data or ["documents"]
         wanted = request.args.get("class_id")
-        if wanted and f"class:{wanted}" in dict(form.target.choices):
+        if wanted and f"class:{wanted}" in {c.value for c in form.target.choices}:
             form.target.data = f"class:{wanted}"
     if form.validate_on_submit():
         kind, _sep, raw_id = form.target.data.partition(":")
@@ -164,8 +165,8 @@ def assignment_edit(assignment_id: int):
         abort(403)
     project = assignment.project
     form = AssignmentForm(obj=None if request.method == "POST" else assignment)
-    form.target.choices = [(_target_value(assignment), _target_label(assignment))]
-    form.kinds.choices = list(service.kind_labels().items())
+    form.target.choices = as_choices([(_target_value(assignment), _target_label(assignment))])
+    form.kinds.choices = as_choices(service.kind_labels().items())
     if request.method == "GET":
         zone = _zone(project)
         form.target.data = _target_value(assignment)
