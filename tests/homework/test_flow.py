@@ -156,3 +156,12 @@ def test_the_same_submission_twice_makes_no_new_version(hw):
     first = post(hw, "learner2", text="二班的作业")  # what version 1 already holds, submitted again
     assert first.status_code == 201 and first.get_json()["version"] == 1
     assert [v["version"] for v in mine(hw)["history"]] == [1]
+
+
+def test_the_grading_page_escapes_what_learners_wrote(hw):
+    act(hw, "tutor2", hw["other_sub"], "return", {"reason": "改"})
+    new_id = post(hw, "learner2", text="<script>alert(1)</script>\n<img src=x onerror=alert(2)>").get_json()["id"]
+    page = hw.clients["tutor2"].get(f"/homework/submissions/{new_id}").get_data(as_text=True)
+    assert 'data-testid="diff"' in page
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
