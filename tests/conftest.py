@@ -9,6 +9,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import settings
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -19,6 +20,11 @@ from app import create_app
 from app.common import clock as app_clock
 from app.extensions import db
 from config import TestingConfig
+
+# Property tests judge results, not speed: on a shared 2-core machine an example may take longer than
+# hypothesis's default 200 ms deadline without anything being wrong.
+settings.register_profile("xueshi", deadline=None)
+settings.load_profile("xueshi")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 DEFAULT_PASSWORD = "Secret-pass-1"

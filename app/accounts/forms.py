@@ -2,7 +2,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+
+#: one address: something@domain.tld, no spaces (the mail server has the last word)
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class LoginForm(FlaskForm):
@@ -20,3 +23,11 @@ class ChangePasswordForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=[("zh_CN", "中文"), ("en", "English")])
+
+
+class AccountForm(FlaskForm):
+    """What a user keeps up to date themselves: the e-mail address notifications are copied to."""
+
+    email = StringField(_l("E-mail address"), filters=[lambda value: value.strip() if isinstance(value, str) else value],
+                        validators=[
+        Optional(), Length(max=254), Regexp(EMAIL_PATTERN, message=_l("Enter an e-mail address like name@example.com."))])

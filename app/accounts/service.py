@@ -231,6 +231,12 @@ def do_update_user(user: User, *, real_name: str, teacher_no: str | None, phone:
     return user
 
 
+
+def do_set_email(user: User, email: str | None) -> User:
+    """Set (or clear, with an empty value) the address the user's notifications are e-mailed to."""
+    user.email = (email or "").strip() or None
+    return user
+
 def do_set_user_active(user: User, is_active: bool) -> None:
     """Activate or deactivate a user; deactivation signs them out everywhere (sessions and tokens)."""
     user.is_active_flag = bool(is_active)

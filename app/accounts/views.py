@@ -1,12 +1,12 @@
 """Sign in and out, change password, choose the language."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts import auth
-from app.accounts.forms import ChangePasswordForm, LanguageForm, LoginForm
+from app.accounts import auth, service
+from app.accounts.forms import AccountForm, ChangePasswordForm, LanguageForm, LoginForm
 from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
 
@@ -48,6 +48,21 @@ def logout():
             auth.do_logout()
     flash(_("You have signed out."), "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """My account: who I am, the e-mail address notifications are copied to, the way to a new password."""
+    user = current_user._get_current_object()
+    form = AccountForm(obj=user if request.method == "GET" else None)
+    if form.validate_on_submit():
+        with write_transaction():
+            service.do_set_email(user, form.email.data)
+        flash(_("Your account was saved."), "success")
+        return redirect(url_for(".account"))
+    return render_template("accounts/account.html", form=form, user=user,
+                           mail_enabled=bool(current_app.config.get("MAIL_SERVER"))), 200 if request.method == "GET" else 400
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

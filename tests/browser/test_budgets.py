@@ -134,6 +134,7 @@ def test_page_weights_from_an_empty_cache_and_repeat_visits(context, page, live_
     home = network.total()
     assert home <= HOME_BUDGET_B, f"learner home: {home} B from an empty cache ({network.describe()})"
 
+    page.wait_for_load_state("networkidle")  # the favicon is fetched after "load": let it land before counting
     network.reset()
     page.goto(live_server.url + "/", wait_until="load")
     again = network.fetched()
