@@ -293,6 +293,8 @@ def check_save(learner: User, assignment: Assignment, learner_class: Class_, *, 
     Files are checked (content, kinds, limits) before anything changes; on a refusal nothing is stored.
     """
     now = clock.now()
+    # PostgreSQL: the learner's row is the lock that makes two saves at once take turns (SQLite: BEGIN IMMEDIATE)
+    db.session.execute(select(User.id).where(User.id == learner.id).with_for_update())
     latest = get_latest(assignment, learner.id)
     refusal = rules.can_edit(rules.Latest(latest.state if latest else None), window_of(assignment), now)
     if refusal == "graded":
