@@ -11,13 +11,13 @@ What it does, in one bounded run:
    over the schools and enrolled in one project of 10 lessons; learner i
    studied (7 i mod 11) of the lessons, each in one ended playback session
    with two credit windows on two days of the last 40 (a million windows at
-   100,000 learners), with the lesson_progress and daily_credits totals the
+   100,000 learners), with the lesson_progress and project_day_credits totals the
    tracking service would have stored for them;
 3. timed --runs times each (the median is reported): the dashboard of the
    province, of one county and of one school (app.reports.service
    .get_dashboard: figures per child unit and the 30-day series) against a
    plain SQL aggregate of the same numbers (one GROUP BY over the learners'
-   lesson_progress totals and one over their daily_credits, no org tree work);
+   lesson_progress totals and one over their project_day_credits, no org tree work);
    the figures of both must agree or the run fails;
 4. the full XLSX export of the province (app.reports.exports.write over
    service.iter_export_rows, as the background job does) against a bare
@@ -108,7 +108,7 @@ def build(app, learners: int) -> dict:
     from app.accounts.models import OrgUnit, User
     from app.courses.models import Course, Enrollment, Lesson, Module, Project, ProjectCourse
     from app.extensions import db
-    from app.tracking.models import CreditWindow, DailyCredit, LessonProgress, PlaybackSession
+    from app.tracking.models import CreditWindow, DailyCredit, LessonProgress, PlaybackSession, ProjectDayCredit
 
     started = time.perf_counter()
     with app.app_context():
@@ -188,6 +188,8 @@ def build(app, learners: int) -> dict:
                 _insert(conn, LessonProgress.__table__, progress)
                 _insert(conn, DailyCredit.__table__, [{"user_id": u, "day": d, "credited_ms": ms}
                                                       for (u, d), ms in days.items()])
+                _insert(conn, ProjectDayCredit.__table__, [{"user_id": u, "project_id": project_id, "day": d,
+                                                            "credited_ms": ms} for (u, d), ms in days.items()])
                 session_ids = list(conn.execute(
                     select(PlaybackSession.id).where(PlaybackSession.user_id.in_({p[0] for p in plan}))
                     .order_by(PlaybackSession.user_id, PlaybackSession.lesson_id)).scalars())
@@ -228,9 +230,9 @@ FROM (SELECT e.user_id, COALESCE(SUM(lp.credited_ms), 0) AS ms
       GROUP BY e.user_id) x
 """
 PLAIN_DAYS = """
-SELECT d.day, SUM(d.credited_ms) FROM daily_credits d
-JOIN enrollments e ON e.user_id = d.user_id AND e.project_id = :p JOIN users u ON u.id = d.user_id
-WHERE d.day >= :since AND d.day <= :today {where}
+SELECT d.day, SUM(d.credited_ms) FROM project_day_credits d
+JOIN enrollments e ON e.user_id = d.user_id AND e.project_id = d.project_id JOIN users u ON u.id = d.user_id
+WHERE d.project_id = :p AND d.day >= :since AND d.day <= :today {where}
 GROUP BY d.day
 """
 PLAIN_ROWS = """

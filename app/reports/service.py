@@ -2,14 +2,13 @@
 
 Every figure comes from stored totals: a learner's credit in a project is the
 sum of their lesson_progress rows there (one row per lesson), the day series
-the learners' daily_credits. No heartbeat, session or credit window is read.
+the learners' project_day_credits. No heartbeat, session or credit window is read.
 The learners of a unit are those enrolled in the project whose school lies in
 the unit's subtree; the learners of a class are its learners enrolled in the
 class's project.
 
-The daily_credits table keeps a learner's credit per day across projects, so
-the day series of a project counts a learner's study of other projects on the
-same day too (rare: a teacher studies one project at a time).
+The day series reads project_day_credits: a learner's credit in this project on
+each local day (study of other projects on the same day is not counted).
 """
 from __future__ import annotations
 
@@ -28,13 +27,13 @@ from app.courses.permissions import visible_projects_clause
 from app.extensions import db
 from app.reports import rules
 from app.reports.rules import Figures
-from app.tracking.models import DailyCredit, LessonProgress
+from app.tracking.models import LessonProgress, ProjectDayCredit
 from app.tracking.rules import local_day, to_ms, zone
 
 E = Enrollment.__table__
 U = User.__table__
 P = LessonProgress.__table__
-D = DailyCredit.__table__
+D = ProjectDayCredit.__table__
 O = OrgUnit.__table__
 RA = RoleAssignment.__table__
 
@@ -139,8 +138,9 @@ def _day_totals(scope: Scope, today: date) -> list[tuple[date, int]]:
     since = today - timedelta(days=rules.DAYS - 1)
     stmt = (
         select(D.c.day, func.sum(D.c.credited_ms))
-        .select_from(D.join(E, E.c.user_id == D.c.user_id).join(U, U.c.id == D.c.user_id))
-        .where(_population_clause(scope), D.c.day >= since, D.c.day <= today)
+        .select_from(D.join(E, and_(E.c.user_id == D.c.user_id, E.c.project_id == D.c.project_id))
+                     .join(U, U.c.id == D.c.user_id))
+        .where(_population_clause(scope), D.c.project_id == scope.project.id, D.c.day >= since, D.c.day <= today)
         .group_by(D.c.day)
     )
     return rules.day_series(db.session.execute(stmt).all(), today)

@@ -166,6 +166,26 @@ class DailyCredit(db.Model):
     credited_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ProjectDayCredit(db.Model):
+    """Credit of a user in one project on one local calendar day: the day series of the reports.
+
+    Written with daily_credits by the same heartbeat write; daily_credits (across projects) stays what
+    R6's daily cap reads.
+    """
+
+    __tablename__ = "project_day_credits"
+    __table_args__ = (
+        CheckConstraint("credited_ms >= 0", name="non_negative"),
+        Index("ix_project_day_credits_project_day", "project_id", "day"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(_content_fk("projects"), primary_key=True)
+    #: the day in the project's time zone
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    credited_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class CreditWindow(db.Model):
     """A stretch of server time credited to a session, within one local day (R13 audit)."""
 

@@ -70,6 +70,7 @@ from app.tracking.models import (
     LessonProgress,
     PlaybackSession,
     PresenceCheck,
+    ProjectDayCredit,
     TrackingUserState,
 )
 
@@ -97,6 +98,7 @@ S = PlaybackSession.__table__
 P = LessonProgress.__table__
 U = TrackingUserState.__table__
 D = DailyCredit.__table__
+DP = ProjectDayCredit.__table__
 W = CreditWindow.__table__
 C = PresenceCheck.__table__
 V = DocumentPageView.__table__
@@ -284,6 +286,15 @@ EXTEND_WINDOW = update(W).where(W.c.id == bindparam("window_id")).values(
     ended_ms=bindparam("end_ms"), to_position_ms=bindparam("to_ms"), credited_ms=W.c.credited_ms + bindparam("add_ms"))
 INSERT_WINDOW = insert(W)
 ADD_TO_DAY = {"sqlite": _add_to_day(sqlite), "postgresql": _add_to_day(postgresql)}
+
+
+def _add_to_project_day(dialect) -> object:
+    stmt = dialect.insert(DP)
+    return stmt.on_conflict_do_update(index_elements=[DP.c.user_id, DP.c.project_id, DP.c.day],
+                                      set_={"credited_ms": DP.c.credited_ms + stmt.excluded.credited_ms})
+
+
+ADD_TO_PROJECT_DAY = {"sqlite": _add_to_project_day(sqlite), "postgresql": _add_to_project_day(postgresql)}
 
 
 def _see_page(dialect) -> object:
@@ -493,6 +504,8 @@ def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before:
         days[piece.day] = days.get(piece.day, 0) + piece.ms
     for day, ms in days.items():
         conn.execute(ADD_TO_DAY[_dialect()], {"user_id": key.user_id, "day": day, "credited_ms": ms})
+        conn.execute(ADD_TO_PROJECT_DAY[_dialect()], {"user_id": key.user_id, "project_id": key.project_id,
+                                                      "day": day, "credited_ms": ms})
     if done.progress is not None:
         conn.execute(UPDATE_PROGRESS, done.progress)
     if out.user != user_before:

@@ -156,7 +156,7 @@ def test_dashboards_and_lists_read_stored_totals_only(app, studied, make_user, l
         assert web.post(base + "/export", data={"format": "xlsx", "csrf_token": csrf}).status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    reads = [s for s in seen if "lesson_progress" in s or "daily_credits" in s]
+    reads = [s for s in seen if "lesson_progress" in s or "project_day_credits" in s]
     assert reads, "the figures come from somewhere"
     assert not [s for s in seen if "credit_windows" in s or "playback_sessions" in s]
 
@@ -182,3 +182,32 @@ def test_old_export_files_are_deleted_and_their_page_says_so(app, studied, make_
     assert 'data-testid="export-expired"' in web.get(first).get_data(as_text=True)
     assert web.get(second + "/download").status_code == 200  # 2 hours old
     assert len(list((tmp_path / "exports").iterdir())) == 2
+
+
+def _days_table(html: str) -> dict[str, str]:
+    import re
+
+    table = re.search(r'data-testid="days-table">(.*?)</table>', html, re.S).group(1)
+    return dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"text-end\">([^<]+)</td></tr>", table))
+
+
+def test_the_day_series_counts_this_projects_study_only(app, studied, make_user, make_project, make_course, enroll,
+                                                        login, client, clock, api_token):
+    """A learner who studies another project the same day adds nothing to this project's day series."""
+    from tests.reports.conftest import Player
+
+    admin = make_user("boss", role="site_admin")
+    web = login(app.test_client(), admin)
+    before = _days_table(_dash(web, studied, "province").get_data(as_text=True))
+    other = make_project("Other project", org=studied.tree["province"], is_presence_check_enabled=False)
+    lesson = make_course(other, "Other course", durations=(3600,)).modules[0].lessons[0]
+    ann = studied.learners["ann"]
+    enroll(ann, other)
+    player = Player(client, clock, bearer(api_token(ann)), other.id, lesson.id)
+    player.open()
+    player.play(600)
+    player.end()
+    assert _days_table(_dash(web, studied, "province").get_data(as_text=True)) == before
+    theirs = _days_table(web.get(f"/reports/projects/{other.id}/units/{studied.tree['province'].id}")
+                         .get_data(as_text=True))
+    assert sum(float(v) for v in theirs.values()) > 0

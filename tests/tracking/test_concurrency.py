@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.tracking import service
-from app.tracking.models import CreditWindow, DailyCredit, LessonProgress
+from app.tracking.models import CreditWindow, DailyCredit, LessonProgress, ProjectDayCredit
 
 THREADS = 6
 
@@ -65,6 +65,9 @@ def _assert_consistent(user_id: int, max_wall_ms: int) -> int:
     daily = db.session.execute(select(func.coalesce(func.sum(DailyCredit.credited_ms), 0)).where(
         DailyCredit.user_id == user_id)).scalar_one()
     assert daily == total
+    per_project = db.session.execute(select(func.coalesce(func.sum(ProjectDayCredit.credited_ms), 0)).where(
+        ProjectDayCredit.user_id == user_id)).scalar_one()
+    assert per_project == total
     assert total <= max_wall_ms
     return total
 
