@@ -1,13 +1,13 @@
 """tracking: each learner's credit per project and local day, for the reports' day series
 
 Revision ID: 0016_project_day_credits
-Revises: 0012_notifications
+Revises: 0015_homework
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0016_project_day_credits"
-down_revision = "0012_notifications"
+down_revision = "0015_homework"
 branch_labels = None
 depends_on = None
 
