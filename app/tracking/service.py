@@ -215,7 +215,8 @@ def _own_session(user_id: int, session_id: int) -> SessionKey:
         if row is not None:
             if len(sessions) > 200_000:
                 sessions.clear()
-            key = sessions[session_id] = SessionKey(row.user_id, row.project_id, row.lesson_id)
+            key = sessions[session_id] = SessionKey(row.user_id, row.project_id, row.lesson_id, row.kind,
+                                                    row.group_session_id)
     if key is None or key.user_id != user_id:
         raise _session_not_found()
     return key
