@@ -123,7 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin import homes as admin_homes
     from app.admin import views as admin_views
     from app.classrooms import api as classrooms_api
-    from app.classrooms import group_views
+    from app.classrooms import work_views
     from app.classrooms import views as classrooms_views
     from app.common import health
     from app.common import openapi
@@ -153,7 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(electives_admin.bp)
     app.register_blueprint(courses_expert.bp)
     app.register_blueprint(classrooms_views.bp)
-    app.register_blueprint(group_views.bp)
+    app.register_blueprint(work_views.bp)
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)
     app.register_blueprint(media_upload.bp)

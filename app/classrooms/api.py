@@ -81,7 +81,7 @@ def _checkin_json(gs) -> dict | None:
     checkin = group.get_checkin(gs)
     if checkin is None:
         return None
-    checkin["url"] = url_for("group_viewing.checkin_page", group_id=gs.id, code=checkin["code"], _external=True)
+    checkin["url"] = url_for("classwork.checkin_page", group_id=gs.id, code=checkin["code"], _external=True)
     return checkin
 
 

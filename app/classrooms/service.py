@@ -374,3 +374,19 @@ def _notify(user_ids: list[int], message: str, cls: Class_) -> None:
     except ImportError:
         return
     notify(user_ids, "reminder", message, "/learn")
+
+
+def get_lagging(scope, now: datetime) -> list[dict]:
+    """Learners of a report scope (an org subtree or a class) behind the project's pace, fewest hours first."""
+    from app.reports.service import learner_totals
+
+    project = scope.project
+    threshold = get_lagging_threshold_ms(project, now)
+    x = learner_totals(scope).subquery("x")
+    rows = db.session.execute(
+        select(x.c.user_id, x.c.ms, x.c.last_at, User).join(User, User.id == x.c.user_id)
+        .where(x.c.ms < threshold).order_by(x.c.ms, User.username_key).limit(2000)
+    ).all()
+    classes = get_learner_classes(project.id, [r.user_id for r in rows])
+    return [{"user": r.User, "credited_ms": int(r.ms), "last_at": r.last_at, "behind_ms": threshold - int(r.ms),
+             "cls": classes.get(r.user_id)} for r in rows]
