@@ -48,6 +48,8 @@ class Config:
     # their files are kept in REPORTS_EXPORT_DIR (default: an "exports" folder beside HUEY_SQLITE_PATH).
     REPORTS_ASYNC_ROWS = _int_env("REPORTS_ASYNC_ROWS", 10000)
     REPORTS_EXPORT_DIR = os.environ.get("REPORTS_EXPORT_DIR", "")
+    # A background export's file is deleted this many hours after it was written (`flask reports sweep`).
+    REPORTS_EXPORT_TTL_H = _int_env("REPORTS_EXPORT_TTL_H", 24)
 
     # Failed sign-ins and card guesses are counted in the database, or in Redis when REDIS_URL is set
     # (app/accounts/limits.py); each limit reads "N per [M] second|minute|hour|day".
