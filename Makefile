@@ -34,7 +34,8 @@ run: demo
 	@echo "Xueshi on http://127.0.0.1:$(PORT)  (admin / demo-admin, learner1 / demo-learner)"
 	@$(BIN)/flask media worker & media=$$!; \
 	$(BIN)/flask reports worker & reports=$$!; \
-	trap "kill $$media $$reports 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/flask notifications worker & mailer=$$!; \
+	trap "kill $$media $$reports $$mailer 2>/dev/null" EXIT INT TERM; \
 	WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/gunicorn -c deploy/gunicorn.conf.py \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 

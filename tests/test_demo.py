@@ -204,3 +204,18 @@ def test_demo_history_has_group_viewings_of_the_second_class_with_attendance(app
     assert Auth(client).login("manager2", "demo-staff").status_code == 302
     page = client.get(f"/group-sessions/{sessions[0].id}").get_data(as_text=True)
     assert "学员51" in page
+
+
+def test_demo_gives_learner1_notifications_once(app, demo_media, clock):
+    from app.notifications.models import Notification
+    from app.notifications.service import unread_count
+
+    load_demo(demo_media)
+    learner = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
+    assert unread_count(learner.id) == 2
+    load_demo(demo_media)
+    assert db.session.execute(select(func.count()).select_from(Notification)).scalar_one() == 2
+    client = app.test_client()
+    token = Auth(client).token("learner1", "demo-learner")
+    items = client.get("/api/v1/me/notifications", headers=bearer(token)).get_json()["items"]
+    assert [i["kind"] for i in items] == ["reminder", "system"] and all(i["url"] == "/learn" for i in items)

@@ -368,12 +368,10 @@ def do_send_reminders(sender: User, cls: Class_, user_ids: list[int], message: s
 
 
 def _notify(user_ids: list[int], message: str, cls: Class_) -> None:
-    """Put the reminder in the learners' notifications (app.notifications, once merged)."""
-    try:
-        from app.notifications.service import notify  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    notify(user_ids, "reminder", message, "/learn")
+    """Put the reminder in the learners' notification centre (and their e-mail, when configured)."""
+    from app.notifications.service import notify
+
+    notify(user_ids, "reminder", message[:500], "/learn")
 
 
 def get_lagging(scope, now: datetime) -> list[dict]:

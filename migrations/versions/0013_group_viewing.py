@@ -1,7 +1,7 @@
 """group viewing (集中学习): group sessions, attendance, kinds of playback sessions; class reminders; lag grace
 
 Revision ID: 0013_group_viewing
-Revises: 0011_report_indexes
+Revises: 0012_notifications
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_group_viewing'
-down_revision = '0011_report_indexes'
+down_revision = '0012_notifications'
 branch_labels = None
 depends_on = None
 
