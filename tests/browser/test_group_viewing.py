@@ -94,6 +94,8 @@ def test_group_viewing_credits_each_learner_for_their_presence(browser, page, li
     ctx3, outsider = _phone(browser, live_server, "gout")
     try:
         phone1.goto(url)
+        width = phone1.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], "the check-in page scrolls sideways on a phone"
         phone1.click("[data-testid=checkin-button]")
         expect(phone1.locator("[data-testid=checked-in]")).to_be_visible()
         expect(page.locator("[data-testid=present-count]")).to_have_text("1", timeout=10000)
