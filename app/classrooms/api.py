@@ -155,14 +155,14 @@ def get_group(group_id: int):
 
 @bp.post("/group-sessions/<int:group_id>/checkins")
 @api_doc(summary=_l("Check myself in to a group viewing with the code on the screen"), body=CheckinBody,
-         responses={201: answers.CheckedIn}, errors=(*_BODY_ERRORS, 403, 404, 409, 410, 422))
+         responses={201: answers.CheckedIn}, errors=(*_BODY_ERRORS, 403, 404, 409, 410, 422, 429))
 @api_login_required
 def check_in(group_id: int):
     body = parse_json(CheckinBody, max_bytes=1024)
     gs, cls = service.get_group_class(group_id)
     if not perms.can_check_in(_me(), cls):
         raise Forbidden(_("Only learners of this class can check in to its group viewing."), code="not_in_class")
-    return jsonify(_jsonable(group.do_check_in(gs, _me(), method="self", by_id=_me().id, code=body.code.strip()))), 201
+    return jsonify(_jsonable(service.check_in_with_code(gs, _me(), body.code.strip()))), 201
 
 
 @bp.delete("/group-sessions/<int:group_id>/checkins/me")

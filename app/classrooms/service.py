@@ -257,6 +257,28 @@ def do_start_group(manager: User, cls: Class_, lesson_id: int) -> dict:
     return group.do_open_group(manager.id, cls.id, cls.project, lesson, cls.learning_center_id)
 
 
+def check_in_with_code(gs, user: User, code: str) -> dict:
+    """A learner checks in with the code on the screen; wrong codes count against CHECKIN_FAILURES_PER_ACCOUNT.
+
+    Raises accounts.limits.TooManyFailures (429) once the learner guessed wrong too often.
+    """
+    from app.accounts import limits
+    from app.common.exceptions import Unprocessable
+    from app.tracking import group
+
+    error: Exception | None = None
+    user_id = user.id
+    with limits.attempt(("checkin", str(user_id))) as guess:
+        try:
+            result = group.do_check_in(gs, user, method="self", by_id=user_id, code=code)
+        except Unprocessable as exc:
+            guess.fail()
+            error = exc
+    if error is not None:
+        raise error
+    return result
+
+
 def get_class_group_sessions(cls: Class_) -> list[dict]:
     """The class's group viewings, newest first, with how many attended and the credit they earned."""
     from app.courses.models import Lesson

@@ -184,7 +184,7 @@ def checkin_submit(group_id: int):
             group.do_check_out(gs, _me().id, "self")
             flash(_("You are checked out."), "success")
         else:
-            group.do_check_in(gs, _me(), method="self", by_id=_me().id, code=code)
+            service.check_in_with_code(gs, _me(), code)
             flash(_("You are checked in. Your learning time is counted while you are here."), "success")
     except DomainError as exc:
         flash(exc.message, "danger")

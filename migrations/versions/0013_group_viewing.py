@@ -95,9 +95,20 @@ def upgrade():
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lag_grace_days', sa.Integer(), server_default='7', nullable=False))
 
+    # wrong check-in codes are counted like wrong passwords (app.accounts.limits, scope "checkin")
+    with op.batch_alter_table('sign_in_failures', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_sign_in_failures_scope'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_sign_in_failures_scope'),
+                                         "scope IN ('account', 'address', 'card', 'checkin')")
+
 
 
 def downgrade():
+    op.execute("DELETE FROM sign_in_failures WHERE scope = 'checkin'")
+    with op.batch_alter_table('sign_in_failures', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_sign_in_failures_scope'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_sign_in_failures_scope'), "scope IN ('account', 'address', 'card')")
+
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_column('lag_grace_days')
 

@@ -384,3 +384,16 @@ def test_an_attendee_session_takes_no_heartbeats_of_its_own(client, clock, room)
         "seq": 1, "position_s": 0, "playing": True, "visible": True, "rate": 1.0, "event": "play"})
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "group_attendee"
+
+
+def test_guessing_codes_is_slowed_down(client, clock, room):
+    r = room()
+    (l1, h1), _, _ = r.learners
+    p = open_group(client, clock, r)
+    right = p.code()
+    wrong = [f"{n:06d}" for n in range(20) if f"{n:06d}" != right][:10]
+    for code in wrong:
+        check_in(client, p, h1, code, expect=422)
+    assert check_in(client, p, h1, right, expect=429)["error"]["code"] == "rate_limited"
+    clock.advance(601)
+    check_in(client, p, h1, p.code())
