@@ -397,3 +397,55 @@ def test_guessing_codes_is_slowed_down(client, clock, room):
     assert check_in(client, p, h1, right, expect=429)["error"]["code"] == "rate_limited"
     clock.advance(601)
     check_in(client, p, h1, p.code())
+
+
+def test_two_projectors_and_check_ins_racing_on_threads_never_credit_twice(
+        app, client, clock, room, make_project, make_course, make_class, make_user, enroll, api_token, org_tree):
+    """R11 for group viewing: two projectors' heartbeats and one learner's check-ins, each on its own thread."""
+    from app.accounts.service import do_assign_role
+    from tests.tracking.test_concurrency import Rounds, _assert_consistent
+
+    r = room()
+    (l1, h1), (l2, h2), _ = r.learners
+    project2 = make_project("Second project", is_presence_check_enabled=False)
+    course2 = make_course(project2, "Course 2", durations=(1200,))
+    cls2 = make_class(project2, org_tree["school_a1"], "Class C")
+    manager2 = make_user("rmanager2", role="class_manager", cls=cls2, school=org_tree["school_a1"])
+    do_assign_role(l1, "learner", class_=cls2)
+    enroll(l1, project2)
+    h_m2 = bearer(api_token(manager2))
+    second = client.post("/api/v1/group-sessions", headers=h_m2,
+                         json={"class_id": cls2.id, "lesson_id": course2.modules[0].lessons[0].id}).get_json()
+    first = open_group(client, clock, r)
+    check_in(client, first, h2)
+    sessions = {"a": (first.session_id, r.manager), "b": (second["session_id"], h_m2)}
+    groups = {"a": first.group_id, "b": second["group_session_id"]}
+
+    def projector(name):
+        c = app.test_client()
+        sid, headers = sessions[name]
+
+        def beat(k):
+            response = c.post(f"/api/v1/playback/sessions/{sid}/heartbeats", headers=headers, json={
+                "seq": k, "position_s": 15.0 * (k - 1), "playing": True, "visible": True, "rate": 1.0,
+                "event": "play" if k == 1 else "tick"})
+            assert response.status_code == 200, response.get_data(as_text=True)
+        return beat
+
+    def mover():
+        c = app.test_client()
+
+        def move(k):
+            name = "a" if k % 2 else "b"
+            state = c.get(f"/api/v1/group-sessions/{groups[name]}",
+                          headers=r.manager if name == "a" else h_m2).get_json()
+            response = c.post(f"/api/v1/group-sessions/{groups[name]}/checkins", headers=h1,
+                              json={"code": state["checkin"]["code"]})
+            assert response.status_code in (201, 409), response.get_data(as_text=True)
+        return move
+
+    rounds = 10
+    Rounds(clock, 3).run([projector("a"), projector("b"), mover()], rounds)
+    total = _assert_consistent(l1.id, rounds * 15_000)
+    assert total > 0
+    _assert_consistent(l2.id, rounds * 15_000)
