@@ -67,7 +67,7 @@ def _group_or_404(group_id: int, *, run: bool = False):
     return gs, cls
 
 
-@bp.post("/classes/<int:class_id>/group-sessions")
+@bp.post("/classes/<int:class_id>/group-sessions/start")
 @login_required
 def group_start(class_id: int):
     """The class manager opens a group viewing from the class page and goes to the projector."""
@@ -162,7 +162,7 @@ def checkin_page(group_id: int):
     return _checkin_view(gs, cls, code)
 
 
-@bp.post("/g/<int:group_id>")
+@bp.post("/g/<int:group_id>/checkin")
 @login_required
 def checkin_submit(group_id: int):
     """Check in with the code (the form of the check-in page), or check out."""

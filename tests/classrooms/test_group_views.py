@@ -27,7 +27,7 @@ def test_manager_starts_from_the_class_page_and_a_learner_checks_in_on_the_code_
     mclient, mcsrf = signed_in(app, manager)
     page = mclient.get(f"/classes/{cls.id}").get_data(as_text=True)
     assert 'data-testid="group-start"' in page and lesson.title in page
-    response = mclient.post(f"/classes/{cls.id}/group-sessions", data={"csrf_token": mcsrf, "lesson_id": lesson.id})
+    response = mclient.post(f"/classes/{cls.id}/group-sessions/start", data={"csrf_token": mcsrf, "lesson_id": lesson.id})
     assert response.status_code == 302 and "/projector" in response.headers["Location"]
     projector = mclient.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="qr"' in projector and 'id="xs-projector"' in projector and "js/group.js" in projector
@@ -39,13 +39,13 @@ def test_manager_starts_from_the_class_page_and_a_learner_checks_in_on_the_code_
     lclient, lcsrf = signed_in(app, learner)
     page = lclient.get(f"/g/{gs.id}?code={code}").get_data(as_text=True)
     assert f'value="{code}"' in page
-    wrong = lclient.post(f"/g/{gs.id}", data={"csrf_token": lcsrf, "code": "12345"})
+    wrong = lclient.post(f"/g/{gs.id}/checkin", data={"csrf_token": lcsrf, "code": "12345"})
     assert wrong.status_code == 422
-    response = lclient.post(f"/g/{gs.id}", data={"csrf_token": lcsrf, "code": code})
+    response = lclient.post(f"/g/{gs.id}/checkin", data={"csrf_token": lcsrf, "code": code})
     assert response.status_code == 302
     assert 'data-testid="checked-in"' in lclient.get(f"/g/{gs.id}").get_data(as_text=True)
     assert db.session.execute(select(GroupAttendance.method)).scalar_one() == "self"
-    response = lclient.post(f"/g/{gs.id}", data={"csrf_token": lcsrf, "action": "out"})
+    response = lclient.post(f"/g/{gs.id}/checkin", data={"csrf_token": lcsrf, "action": "out"})
     assert response.status_code == 302
 
     page = mclient.get(f"/group-sessions/{gs.id}").get_data(as_text=True)
