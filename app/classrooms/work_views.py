@@ -75,7 +75,9 @@ def group_start(class_id: int):
     if not perms.can_run_group_session(_me(), cls):
         abort(403)
     form = ActionForm()
-    lesson_id = request.form.get("lesson_id", type=int)
+    from app.common.numbers import parse_int
+
+    lesson_id = parse_int(request.form.get("lesson_id") or "", min_value=1)
     if not form.validate_on_submit() or not lesson_id:
         flash(_("Choose a lesson to show."), "warning")
         return redirect(url_for("classrooms.roster", class_id=cls.id))
@@ -412,7 +414,9 @@ def lagging(project_id: int):
     units = get_entry_units(_me(), project)
     if not units:
         abort(403)
-    unit_id = request.args.get("unit", type=int)
+    from app.common.numbers import query_int
+
+    unit_id = query_int("unit")
     unit = db.session.get(OrgUnit, unit_id) if unit_id else units[0]
     scope = Scope(project, unit=unit) if unit is not None else None
     if scope is None or not can_view_report(_me(), scope):
