@@ -67,6 +67,8 @@ class Config:
     LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 5 minutes")
     LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100 per 5 minutes")
     CARD_FAILURES_PER_ADDRESS = os.environ.get("CARD_FAILURES_PER_ADDRESS", "10 per 10 minutes")
+    #: wrong group-viewing check-in codes a learner may enter (a code has 6 digits: guessing is slowed down)
+    CHECKIN_FAILURES_PER_ACCOUNT = os.environ.get("CHECKIN_FAILURES_PER_ACCOUNT", "10 per 10 minutes")
 
     # Proxies in front of the app (nginx: 1) whose X-Forwarded-For / -Proto / -Host are believed, so
     # that per-address sign-in limits count the client's address, not the proxy's. 0: none believed.

@@ -130,6 +130,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import views as accounts_views
     from app.admin import homes as admin_homes
     from app.admin import views as admin_views
+    from app.classrooms import api as classrooms_api
+    from app.classrooms import work_views
     from app.classrooms import views as classrooms_views
     from app.common import health
     from app.common import openapi
@@ -164,6 +166,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(electives_admin.bp)
     app.register_blueprint(courses_expert.bp)
     app.register_blueprint(classrooms_views.bp)
+    app.register_blueprint(work_views.bp)
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(media_views.bp)
     app.register_blueprint(media_upload.bp)
@@ -173,7 +176,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
     for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp,
-                   homework_api.bp, notifications_api.bp):
+                   classrooms_api.bp, homework_api.bp, notifications_api.bp):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 

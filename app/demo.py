@@ -7,8 +7,9 @@ Running it twice changes nothing. Production refuses it unless XUESHI_ALLOW_DEMO
 import os
 import re
 import subprocess
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -209,9 +210,10 @@ def load_demo(media_root: Path) -> None:
         _get_or_create_user("visitor1", DEMO_PASSWORDS["learner"], real_name="访客教师", teacher_no="DEMO99999",
                             school=schools[2])
         load_short_project(province, course, project)
-        load_second_class(project, schools[2], center)
+        second = load_second_class(project, schools[2], center)
         load_homework(project, course, cls, tutor, media_root)
         load_demo_notifications()
+    load_group_history(second.id, center.id)
 
 
 def load_demo_notifications():
@@ -367,6 +369,75 @@ def load_second_class(project, school, center):
     return cls
 
 
+#: group viewings the second class already held at the learning center: (days ago, local start hour, learners
+#: present as (number, minutes after the start they checked in, minutes they stayed or None to the end), minutes played)
+GROUP_HISTORY = (
+    (12, 14, ((51, 0, None), (52, 0, None), (53, 1, None), (54, 0, 3), (55, 2, None), (56, 0, None)), 5),
+    (5, 9, ((51, 0, None), (52, 0, 4), (57, 0, None), (58, 1, None), (59, 0, None), (60, 3, None)), 5),
+)
+
+
+def load_group_history(class_id: int, center_id: int) -> None:
+    """Group viewings already held by manager2 with the second class at the learning center (once).
+
+    They are played through the real crediting (the projector's heartbeats every 15 s, check-ins
+    and check-outs at their moments) on a clock set to those days, so attendance, progress and
+    audit agree exactly as they would for a real session.
+    """
+    from app.accounts.models import User
+    from app.classrooms.models import Class_
+    from app.classrooms.service import do_start_group, get_class_lessons
+    from app.tracking import group
+    from app.tracking.models import GroupSession
+    from app.tracking.service import HeartbeatInput, check_heartbeat
+
+    if db.session.execute(select(GroupSession.id).where(GroupSession.class_id == class_id)).first():
+        return
+    cls = db.session.get(Class_, class_id)
+    lessons = [lesson for lesson in get_class_lessons(cls) if lesson.kind == "video"]
+    lesson = max(lessons, key=lambda x: x.duration_s or 0)
+    manager = db.session.execute(select(User).where(User.username == "manager2")).scalar_one()
+    users = {u.username: u for u in db.session.execute(select(User).where(User.username.like("learner%"))).scalars()}
+    real_now = clock.now()
+    previous = clock.get_source()
+    zone = ZoneInfo(cls.project.timezone)
+    try:
+        for days_ago, hour, present, minutes in GROUP_HISTORY:
+            day = (real_now.astimezone(zone) - timedelta(days=days_ago)).date()
+            start = datetime.combine(day, time(hour, 0), zone).astimezone(timezone.utc)
+            moment = [start]
+            clock.set_source(lambda: moment[0])
+            opened = do_start_group(manager, cls, lesson.id)
+            gs = group.get_group(opened["group_session_id"])
+            events = []
+            for number, at_min, stay_min in present:
+                events.append((at_min * 60, "in", number))
+                if stay_min is not None:
+                    events.append(((at_min + stay_min) * 60, "out", number))
+            seconds = min(minutes * 60, int(lesson.duration_s) - 1)
+            seq = 0
+            for t in range(0, seconds + 1, 15):
+                for when, what, number in sorted(events):
+                    if t - 15 < when <= t:
+                        moment[0] = start + timedelta(seconds=when)
+                        learner = users[f"learner{number}"]
+                        if what == "in":
+                            group.do_check_in(gs, learner, method="manager" if number % 3 == 0 else "self",
+                                              by_id=manager.id if number % 3 == 0 else learner.id,
+                                              code=group.get_checkin(gs, moment[0])["code"])
+                        else:
+                            group.do_check_out(gs, learner.id, "self")
+                moment[0] = start + timedelta(seconds=t)
+                seq += 1
+                check_heartbeat(manager.id, opened["session_id"], HeartbeatInput(
+                    seq=seq, position_s=float(t), playing=t < seconds, visible=True, rate=1.0,
+                    event="play" if t == 0 else ("pause" if t + 15 > seconds else "tick")))
+            moment[0] = start + timedelta(seconds=seconds + 30)
+            group.do_end_group(group.get_group(gs.id))
+    finally:
+        clock.set_source(previous)
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command():
@@ -376,10 +447,6 @@ def demo_command():
     media_root = Path(current_app.config["MEDIA_ROOT"])
     load_demo(media_root)
     ensure_demo_ladder(media_root)
-    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 expert1/demo-staff, learner1..50 and visitor1/demo-learner; "
-               f"learner1 can finish {SHORT_PROJECT_TITLE} ({SHORT_PROJECT_HOURS} 学时) in minutes")
-
-
-    load_demo(Path(current_app.config["MEDIA_ROOT"]))
     click.echo("demo data ready: admin/demo-admin, tutor1 manager1 tutor2 manager2 expert1/demo-staff, "
-               "learner1..60 and visitor1/demo-learner")
+               "learner1..60 and visitor1/demo-learner; "
+               f"learner1 can finish {SHORT_PROJECT_TITLE} ({SHORT_PROJECT_HOURS} 学时) in minutes")

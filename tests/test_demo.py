@@ -176,6 +176,36 @@ def test_demo_staff_see_only_their_own_class(app, demo_media, clock, staff, own,
     assert ("学员01" in roster) is (own == "东湖县一班")
 
 
+def test_demo_history_has_group_viewings_of_the_second_class_with_attendance(app, demo_media, clock):
+    from app.demo import SECOND_CLASS
+    from app.tracking.models import GroupAttendance, GroupSession
+    from app.tracking.service import get_recomputed_ms
+
+    load_demo(demo_media)
+    cls = db.session.execute(select(Class_).where(Class_.name == SECOND_CLASS)).scalar_one()
+    sessions = db.session.execute(select(GroupSession).where(GroupSession.class_id == cls.id)).scalars().all()
+    assert len(sessions) == 2 and all(gs.status == "ended" for gs in sessions)
+    assert {gs.learning_center.name for gs in sessions} == {"东湖县教师学习中心"}
+    attendances = db.session.execute(select(GroupAttendance)).scalars().all()
+    assert len(attendances) == 12 and all(a.checked_out_ms for a in attendances)
+    assert all(a.credited_ms > 0 for a in attendances)
+    # learner54 stayed 3 minutes of the first; learner51 attended both in full
+    by_user = {}
+    for a in attendances:
+        by_user.setdefault(a.user.username, []).append(a)
+    assert by_user["learner54"][0].credited_ms < by_user["learner51"][0].credited_ms
+    for a in attendances:
+        stored, recomputed = get_recomputed_ms(a.user_id, cls.project_id, sessions[0].lesson_id)
+        assert stored == recomputed
+    load_demo(demo_media)
+    assert db.session.execute(select(func.count()).select_from(GroupSession)).scalar_one() == 2
+    # the attendance page of manager2 shows them
+    client = app.test_client()
+    assert Auth(client).login("manager2", "demo-staff").status_code == 302
+    page = client.get(f"/group-sessions/{sessions[0].id}").get_data(as_text=True)
+    assert "学员51" in page
+
+
 def test_demo_gives_learner1_notifications_once(app, demo_media, clock):
     from app.notifications.models import Notification
     from app.notifications.service import unread_count

@@ -33,6 +33,7 @@ LIMIT_SETTINGS = {
     "account": "LOGIN_FAILURES_PER_ACCOUNT",
     "address": "LOGIN_FAILURES_PER_ADDRESS",
     "card": "CARD_FAILURES_PER_ADDRESS",
+    "checkin": "CHECKIN_FAILURES_PER_ACCOUNT",
 }
 _UNIT_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _LIMIT_RE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
@@ -81,6 +82,11 @@ class TooManyFailures(DomainError):
             message = ngettext(
                 "Too many failed sign-ins from your network. Wait %(num)d minute, then try again.",
                 "Too many failed sign-ins from your network. Wait %(num)d minutes, then try again.",
+                minutes)
+        elif scope == "checkin":
+            message = ngettext(
+                "Too many wrong check-in codes. Wait %(num)d minute, then scan the code on the screen again.",
+                "Too many wrong check-in codes. Wait %(num)d minutes, then scan the code on the screen again.",
                 minutes)
         else:
             message = ngettext(

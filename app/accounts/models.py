@@ -212,7 +212,7 @@ class SignInFailure(db.Model):
 
     __tablename__ = "sign_in_failures"
     __table_args__ = (
-        CheckConstraint("scope IN ('account', 'address', 'card')", name="scope"),
+        CheckConstraint("scope IN ('account', 'address', 'card', 'checkin')", name="scope"),
         Index("ix_sign_in_failures_scope_key_at", "scope", "key", "attempted_at"),
     )
 

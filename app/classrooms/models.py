@@ -1,7 +1,7 @@
 """Classes (班级) and workshops (工作坊); members are role assignments scoped to the class."""
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
@@ -37,3 +37,19 @@ class Class_(db.Model):
     project = relationship("Project")
     org_unit = relationship("OrgUnit", foreign_keys=[org_unit_id])
     learning_center = relationship("OrgUnit", foreign_keys=[learning_center_id])
+
+
+class ClassReminder(db.Model):
+    """A reminder (督促) a class's staff sent a learner: at most one per learner per day by default."""
+
+    __tablename__ = "class_reminders"
+    __table_args__ = (Index("ix_class_reminders_user_day", "user_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: the day it was sent, in the project's time zone (the per-day limit counts these)
+    day: Mapped[date] = mapped_column(Date)
+    message: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)

@@ -62,3 +62,42 @@ def staff_class_ids_stmt(user):
     return select(RoleAssignment.class_id).where(
         RoleAssignment.user_id == real_user(user).id, RoleAssignment.role.in_(STAFF_ROLES)
     )
+
+
+def _class_role(user, cls: Class_, role: str) -> bool:
+    user = real_user(user)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(r.class_id == cls.id and r.role == role for r in user.roles)
+
+
+def is_class_manager(user, cls: Class_) -> bool:
+    return _class_role(user, cls, "class_manager")
+
+
+def is_class_learner(user, cls: Class_) -> bool:
+    return _class_role(user, cls, "learner")
+
+
+def can_run_group_session(user, cls: Class_) -> bool:
+    """Open a group viewing, tick the roster, check out, end: the class's class manager (班主任 / 坊主)."""
+    return is_class_manager(user, cls)
+
+
+def can_view_group_sessions(user, cls: Class_) -> bool:
+    """See a class's group viewings and their attendance: whoever sees the class."""
+    return can_view_class(user, cls)
+
+
+def can_check_in(user, cls: Class_) -> bool:
+    """Check oneself in to a group viewing of the class: its learners."""
+    return is_class_learner(user, cls)
+
+
+def can_remind(user, cls: Class_) -> bool:
+    """Send reminders to the class's learners: its staff and the admins above it."""
+    return can_view_class(user, cls)
+
+
+def can_view_dashboard(user, cls: Class_) -> bool:
+    return can_view_class(user, cls)

@@ -62,3 +62,12 @@ def class_figures(credited: dict[int, int], required_ms: int, share: float, lag_
         laggards=tuple(behind[:lag_count]),
         not_started=tuple(user_id for user_id, ms in credited.items() if ms <= 0),
     )
+
+
+def lag_threshold_ms(required_ms: int, share: float, grace_ms: int) -> int:
+    """督促: a learner lags when credited < required × elapsed share − grace (never below 0)."""
+    return max(0, pace_ms(required_ms, share) - grace_ms)
+
+
+def is_lagging(credited_ms: int, required_ms: int, share: float, grace_ms: int) -> bool:
+    return credited_ms < lag_threshold_ms(required_ms, share, grace_ms)

@@ -221,3 +221,192 @@ def learning_hours(ms: int, project: Project) -> float:
     from app.tracking.rules import learning_hours as hours
 
     return hours(ms, project.minutes_per_hour)
+
+
+# ---------------------------------------------------------------- group viewing (集中学习)
+def get_group_class(group_id: int):
+    """Return (group session, its class); NotFound for an unknown id."""
+    from app.tracking import group
+
+    gs = group.get_group(group_id)
+    return gs, db.session.get(Class_, gs.class_id)
+
+
+def get_class_lessons(cls: Class_) -> list:
+    """The lessons a class's group viewing may show: videos and audio of its project's courses with a duration."""
+    from app.courses.models import Lesson, Module, ProjectCourse
+
+    return list(db.session.execute(
+        select(Lesson).join(Module, Module.id == Lesson.module_id)
+        .join(ProjectCourse, ProjectCourse.course_id == Module.course_id)
+        .where(ProjectCourse.project_id == cls.project_id, Lesson.is_archived.is_(False),
+               Lesson.kind != "document", Lesson.duration_s > 0)
+        .order_by(ProjectCourse.position, Module.position, Lesson.position, Lesson.id)
+    ).scalars())
+
+
+def do_start_group(manager: User, cls: Class_, lesson_id: int) -> dict:
+    """Open a group viewing of one of the class's project lessons at the class's learning center."""
+    from app.common.exceptions import NotFound
+    from app.courses.models import Lesson
+    from app.tracking import group
+
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None or lesson.id not in {lesson.id for lesson in get_class_lessons(cls)}:
+        raise NotFound(_("No such lesson in this class's project."), code="lesson_not_found")
+    return group.do_open_group(manager.id, cls.id, cls.project, lesson, cls.learning_center_id)
+
+
+def check_in_with_code(gs, user: User, code: str) -> dict:
+    """A learner checks in with the code on the screen; wrong codes count against CHECKIN_FAILURES_PER_ACCOUNT.
+
+    Raises accounts.limits.TooManyFailures (429) once the learner guessed wrong too often.
+    """
+    from app.accounts import limits
+    from app.common.exceptions import Unprocessable
+    from app.tracking import group
+
+    error: Exception | None = None
+    user_id = user.id
+    with limits.attempt(("checkin", str(user_id))) as guess:
+        try:
+            result = group.do_check_in(gs, user, method="self", by_id=user_id, code=code)
+        except Unprocessable as exc:
+            guess.fail()
+            error = exc
+    if error is not None:
+        raise error
+    return result
+
+
+def get_class_group_sessions(cls: Class_) -> list[dict]:
+    """The class's group viewings, newest first, with how many attended and the credit they earned."""
+    from app.courses.models import Lesson
+    from app.tracking.models import GroupAttendance, GroupSession
+
+    rows = db.session.execute(
+        select(GroupSession, Lesson.title, func.count(func.distinct(GroupAttendance.user_id)),
+               func.coalesce(func.sum(GroupAttendance.credited_ms), 0))
+        .join(Lesson, Lesson.id == GroupSession.lesson_id)
+        .outerjoin(GroupAttendance, GroupAttendance.group_session_id == GroupSession.id)
+        .where(GroupSession.class_id == cls.id).group_by(GroupSession.id, Lesson.title)
+        .order_by(GroupSession.started_at.desc(), GroupSession.id.desc())
+    ).all()
+    return [{"gs": gs, "lesson_title": title, "attendees": n, "credited_ms": int(ms)} for gs, title, n, ms in rows]
+
+
+# ---------------------------------------------------------------- the roster (API.md "Classes, rosters, reminders")
+def _lag_grace_ms(project: Project) -> int:
+    """The grace of the lagging rule: lag_grace_days' worth of the project's daily pace."""
+    days = (project.ends_on - project.starts_on).days + 1
+    return int(required_ms(project) * max(0, project.lag_grace_days or 0) / max(1, days))
+
+
+def get_lagging_threshold_ms(project: Project, now: datetime) -> int:
+    """Credit below which a learner lags (督促): required × elapsed share of the project's days − grace."""
+    share = rules.elapsed_share(project.starts_on, project.ends_on, project_today(project, now))
+    return rules.lag_threshold_ms(required_ms(project), share, _lag_grace_ms(project))
+
+
+def roster(class_id: int, now: datetime | None = None) -> list[dict]:
+    """The class's learners with their figures, by name: the one place the roster is assembled.
+
+    forum_points, homework_submitted and homework_graded are 0 until the forums and homework
+    features land; they fill them here.
+    """
+    from app.common import clock
+    from app.tracking.models import LessonProgress
+
+    cls = get_class(class_id)
+    project = cls.project
+    now = now or clock.now()
+    threshold = get_lagging_threshold_ms(project, now)
+    learners = [u for u, _role in get_class_members(cls, "learner")]
+    ids = [u.id for u in learners]
+    figures = {}
+    if ids:
+        for user_id, ms, complete, last in db.session.execute(
+            select(LessonProgress.user_id, func.coalesce(func.sum(LessonProgress.credited_ms), 0),
+                   func.count().filter(LessonProgress.is_complete.is_(True)), func.max(LessonProgress.updated_at))
+            .where(LessonProgress.project_id == project.id, LessonProgress.user_id.in_(ids))
+            .group_by(LessonProgress.user_id)
+        ).all():
+            figures[user_id] = (int(ms), int(complete), last)
+    items = []
+    for user in learners:
+        ms, complete, last = figures.get(user.id, (0, 0, None))
+        items.append({
+            "user_id": user.id,
+            "display_name": user.display_name,
+            "username": user.username,
+            "teacher_no": user.teacher_no,
+            "school": user.school.name if user.school else None,
+            "credited_s": round(ms / 1000, 3),
+            "learning_hours": learning_hours(ms, project),
+            "complete_lessons": complete,
+            "forum_points": 0,
+            "homework_submitted": 0,
+            "homework_graded": 0,
+            "last_active_at": last if ms else None,
+            "is_lagging": ms < threshold,
+        })
+    return items
+
+
+# ---------------------------------------------------------------- reminders (督促)
+#: reminders a learner may get per day (from any class staff)
+REMINDERS_PER_DAY = 1
+
+
+def do_send_reminders(sender: User, cls: Class_, user_ids: list[int], message: str,
+                      now: datetime | None = None) -> dict:
+    """Remind the class's learners: {sent: [user_id], skipped: [{user_id, reason}]}; the caller commits.
+
+    Reasons: not_in_class (not a learner of this class), limit (already reminded today).
+    """
+    from app.classrooms.models import ClassReminder
+    from app.common import clock
+
+    now = now or clock.now()
+    today = project_today(cls.project, now)
+    learners = {u.id for u, _role in get_class_members(cls, "learner")}
+    reminded = dict(db.session.execute(
+        select(ClassReminder.user_id, func.count()).where(ClassReminder.day == today,
+                                                          ClassReminder.user_id.in_(list(set(user_ids)) or [0]))
+        .group_by(ClassReminder.user_id)).all())
+    sent, skipped = [], []
+    for user_id in dict.fromkeys(user_ids):
+        if user_id not in learners:
+            skipped.append({"user_id": user_id, "reason": "not_in_class"})
+        elif reminded.get(user_id, 0) >= REMINDERS_PER_DAY:
+            skipped.append({"user_id": user_id, "reason": "limit"})
+        else:
+            db.session.add(ClassReminder(class_id=cls.id, user_id=user_id, sent_by_id=sender.id, day=today,
+                                         message=message, sent_at=now))
+            sent.append(user_id)
+    if sent:
+        _notify(sent, message, cls)
+    return {"sent": sent, "skipped": skipped}
+
+
+def _notify(user_ids: list[int], message: str, cls: Class_) -> None:
+    """Put the reminder in the learners' notification centre (and their e-mail, when configured)."""
+    from app.notifications.service import notify
+
+    notify(user_ids, "reminder", message[:500], "/learn")
+
+
+def get_lagging(scope, now: datetime) -> list[dict]:
+    """Learners of a report scope (an org subtree or a class) behind the project's pace, fewest hours first."""
+    from app.reports.service import learner_totals
+
+    project = scope.project
+    threshold = get_lagging_threshold_ms(project, now)
+    x = learner_totals(scope).subquery("x")
+    rows = db.session.execute(
+        select(x.c.user_id, x.c.ms, x.c.last_at, User).join(User, User.id == x.c.user_id)
+        .where(x.c.ms < threshold).order_by(x.c.ms, User.username_key).limit(2000)
+    ).all()
+    classes = get_learner_classes(project.id, [r.user_id for r in rows])
+    return [{"user": r.User, "credited_ms": int(r.ms), "last_at": r.last_at, "behind_ms": threshold - int(r.ms),
+             "cls": classes.get(r.user_id)} for r in rows]

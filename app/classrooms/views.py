@@ -310,7 +310,8 @@ def _roster_page(cls: Class_, status: int = 200):
     return render_template("classrooms/roster.html", cls=cls, learners=learners, staff=service.get_class_staff(cls),
                            role_names=_role_names(cls), can_manage=can_manage, candidates=candidates, cq=cq,
                            add_form=AddLearnersForm(formdata=None), staff_form=StaffForm(formdata=None),
-                           action=ActionForm(formdata=None)), status
+                           action=ActionForm(formdata=None), can_run=perms.can_run_group_session(me, cls),
+                           lessons=service.get_class_lessons(cls) if perms.can_run_group_session(me, cls) else []), status
 
 
 @bp.get("/classes")

@@ -16,3 +16,8 @@ def set_source(source: Callable[[], datetime] | None) -> None:
     """Replace the clock (tests); None restores the real clock."""
     global _source
     _source = source
+
+
+def get_source() -> Callable[[], datetime] | None:
+    """The replacement clock in use, if any (to put it back after setting another)."""
+    return _source

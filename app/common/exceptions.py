@@ -35,3 +35,10 @@ class Conflict(DomainError):
 class Gone(DomainError):
     status = 410
     code = "gone"
+
+
+class Unprocessable(DomainError):
+    """Well-formed input the request cannot use (a wrong or stale check-in code)."""
+
+    status = 422
+    code = "unprocessable"

@@ -55,6 +55,8 @@ class ProjectForm(FlaskForm):
                                       validators=[InputRequired(), NumberRange(min=10, max=3600)])
     is_seek_ahead_forbidden = BooleanField(_l("Forbid seeking ahead of the furthest point watched"))
 
+    lag_grace_days = IntegerField(_l("Grace before a learner counts as lagging (days' worth of the pace)"), default=7,
+                                  validators=[Optional(), NumberRange(min=0, max=365)])
     weight_video = IntegerField(_l("Weight: online learning (%)"), default=60, validators=[InputRequired(), NumberRange(min=0, max=100)])
     weight_forum = IntegerField(_l("Weight: discussion (%)"), default=10, validators=[InputRequired(), NumberRange(min=0, max=100)])
     weight_homework = IntegerField(_l("Weight: homework (%)"), default=20, validators=[InputRequired(), NumberRange(min=0, max=100)])
@@ -112,6 +114,7 @@ class ProjectForm(FlaskForm):
             "presence_max_s": self.presence_max_min.data * 60,
             "presence_timeout_s": self.presence_timeout_s.data,
             "is_seek_ahead_forbidden": bool(self.is_seek_ahead_forbidden.data),
+            "lag_grace_days": 7 if self.lag_grace_days.data is None else self.lag_grace_days.data,
             "weight_video": self.weight_video.data,
             "weight_forum": self.weight_forum.data,
             "weight_homework": self.weight_homework.data,
@@ -125,7 +128,7 @@ class ProjectForm(FlaskForm):
         for name in ("title", "description", "starts_on", "ends_on", "timezone", "required_hours", "minutes_per_hour",
                      "is_elective_confirmation_required", "heartbeat_interval_s", "gap_factor", "min_rate", "max_rate",
                      "completion_ratio", "cap_factor", "is_presence_check_enabled", "presence_timeout_s",
-                     "is_seek_ahead_forbidden", "weight_video", "weight_forum", "weight_homework", "weight_exam",
+                     "is_seek_ahead_forbidden", "lag_grace_days", "weight_video", "weight_forum", "weight_homework", "weight_exam",
                      "pass_score", "good_score", "excellent_score"):
             getattr(self, name).data = getattr(project, name)
         self.org_unit_id.data = project.org_unit_id

@@ -56,6 +56,8 @@ class Project(db.Model):
     presence_timeout_s: Mapped[int] = mapped_column(Integer, default=120)
     #: the player refuses seeking beyond the furthest position reached
     is_seek_ahead_forbidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a learner lags (督促) once credited time falls this many days' worth of the pace behind it
+    lag_grace_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     #: archived: kept with every credited second, but no longer offered for study
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

@@ -79,6 +79,29 @@ class LessonProgressOut(BaseModel):
     pages_viewed: int
 
 
+class GroupPresenceOut(BaseModel):
+    """A presence of mine at a group viewing (集中学习) at a learning center."""
+
+    group_session_id: int
+    lesson_id: int
+    lesson_title: str
+    class_id: int
+    class_name: str
+    learning_center: str | None
+    session_id: int
+    method: str = Field(description="self (checked in with the code) or manager (ticked on the roster)")
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+    credited_s: float
+
+
+class AuditGroupOut(BaseModel):
+    group_session_id: int
+    class_id: int
+    class_name: str
+    learning_center: str | None
+
+
 class ProgressOut(BaseModel):
     project_id: int
     title: str
@@ -90,6 +113,7 @@ class ProgressOut(BaseModel):
     lesson_count: int
     complete_count: int
     lessons: list[LessonProgressOut]
+    group_sessions: list[GroupPresenceOut] = Field(description="my presences at group viewings, newest first")
 
 
 class ReasonOut(BaseModel):
@@ -127,6 +151,8 @@ class AuditSessionOut(BaseModel):
     reasons: list[ReasonOut]
     windows: list[CreditWindowOut]
     pages: list[PageViewOut]
+    kind: str = Field(description="own, projector (a group viewing's projector) or attendee (my share of one)")
+    group: AuditGroupOut | None = Field(description="the group viewing this session belongs to")
 
 
 class CorrectionOut(BaseModel):

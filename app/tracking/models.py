@@ -37,6 +37,13 @@ from app.extensions import db
 from app.tracking.rules import from_ms
 
 SESSION_STATUSES = ("open", "superseded", "ended")
+#: a learner's own playback, a group viewing's projector, or an attendee's share of a group viewing
+SESSION_KINDS = ("own", "projector", "attendee")
+GROUP_STATUSES = ("open", "ended")
+CHECKIN_METHODS = ("self", "manager")
+#: how an attendance ended: by the learner, by the manager, by the end of the group session,
+#: by a playback of the learner's own, or by a check-in to another group session
+CHECKOUT_REASONS = ("self", "manager", "end", "own_playback", "other_group")
 OPEN = text("status = 'open'")
 
 
@@ -80,6 +87,8 @@ class PlaybackSession(db.Model):
         CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_when_not_open"),
         CheckConstraint("last_seq >= 0 AND last_position_ms >= 0 AND credited_ms >= 0", name="non_negative"),
         CheckConstraint("rate > 0", name="rate_positive"),
+        CheckConstraint("kind IN ('own', 'projector', 'attendee')", name="kind"),
+        CheckConstraint("(kind = 'own') = (group_session_id IS NULL)", name="group_when_not_own"),
         # R5 held by the database: at most one open session per user.
         Index("uq_playback_sessions_open_user", "user_id", unique=True, sqlite_where=OPEN, postgresql_where=OPEN),
         Index("ix_playback_sessions_user_project_lesson", "user_id", "project_id", "lesson_id"),
@@ -100,6 +109,11 @@ class PlaybackSession(db.Model):
     device_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: superseded by a session opened on the same device (a reload, a second open): "reopened" in the audit
     is_reopened: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: one of SESSION_KINDS; only an "own" session takes heartbeats from the learner's player
+    kind: Mapped[str] = mapped_column(String(12), default="own", server_default="own")
+    #: the group viewing this projector or attendee session belongs to
+    group_session_id: Mapped[int | None] = mapped_column(ForeignKey("group_sessions.id", ondelete="RESTRICT"),
+                                                         index=True)
 
     # The last accepted heartbeat (R2, R9); last_at_ms is NULL before the first one.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
@@ -279,3 +293,85 @@ class DocumentPageView(db.Model):
     last_seen_ms: Mapped[int] = mapped_column(BigInteger)
     #: heartbeats that reported it
     reports: Mapped[int] = mapped_column(Integer, default=1)
+
+
+OPEN_ATTENDANCE = text("checked_out_ms IS NULL")
+
+
+class GroupSession(db.Model):
+    """A group viewing (集中学习): a class manager plays a lesson on a projector for the learners in the room.
+
+    The projector's playback session (kind "projector") sends the heartbeats; each attendee
+    is credited through a session of their own (kind "attendee") for the part inside their presence.
+    """
+
+    __tablename__ = "group_sessions"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'ended')", name="status"),
+        CheckConstraint("(status = 'open') = (ended_at IS NULL)", name="ended_when_not_open"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="RESTRICT"), index=True)
+    project_id: Mapped[int] = mapped_column(_content_fk("projects"))
+    lesson_id: Mapped[int] = mapped_column(_content_fk("lessons"))
+    #: the class manager who runs it (the projector session is theirs)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    #: where it takes place: the class's learning center when it has one
+    learning_center_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="SET NULL"))
+    #: one of GROUP_STATUSES
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    #: random key of the check-in codes (rules.checkin_code): codes cannot be guessed from another session's
+    code_secret: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    #: server time the check-in codes count their minutes from (epoch ms UTC)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    cls = db.relationship("Class_")
+    lesson = db.relationship("Lesson")
+    project = db.relationship("Project")
+    manager = db.relationship("User", foreign_keys=[manager_id])
+    learning_center = db.relationship("OrgUnit")
+
+
+class GroupAttendance(db.Model):
+    """One presence of a learner at a group viewing: who, from, to, how, and what it credited."""
+
+    __tablename__ = "group_attendances"
+    __table_args__ = (
+        CheckConstraint("method IN ('self', 'manager')", name="method"),
+        CheckConstraint("checked_out_ms IS NULL OR checked_out_ms >= checked_in_ms", name="out_after_in"),
+        CheckConstraint("(checked_out_ms IS NULL) = (checkout_reason IS NULL)", name="reason_when_out"),
+        CheckConstraint("credited_ms >= 0", name="non_negative"),
+        # a learner is checked in at most once at a time in a group session
+        Index("uq_group_attendances_open", "group_session_id", "user_id", unique=True,
+              sqlite_where=OPEN_ATTENDANCE, postgresql_where=OPEN_ATTENDANCE),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="RESTRICT"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: the attendee's own session of kind "attendee": their credit windows are recorded under it
+    session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="RESTRICT"), unique=True)
+    #: one of CHECKIN_METHODS: the learner's own phone, or the manager's roster tick
+    method: Mapped[str] = mapped_column(String(12))
+    #: who ticked the roster (the manager) or checked in (the learner)
+    checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: presence from and to (server times, epoch ms UTC); out is NULL while present
+    checked_in_ms: Mapped[int] = mapped_column(BigInteger)
+    checked_out_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: one of CHECKOUT_REASONS once checked out
+    checkout_reason: Mapped[str | None] = mapped_column(String(16))
+    #: credited to the attendee for this presence (sum of their windows in its session)
+    credited_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    user = db.relationship("User", foreign_keys=[user_id])
+
+    @property
+    def checked_in_at(self) -> datetime:
+        return from_ms(self.checked_in_ms)
+
+    @property
+    def checked_out_at(self) -> datetime | None:
+        return None if self.checked_out_ms is None else from_ms(self.checked_out_ms)

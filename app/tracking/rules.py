@@ -28,6 +28,8 @@ and the credited windows of one user never overlap.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -52,6 +54,7 @@ REASONS = (
     "superseded",  # heartbeat of a session replaced by a newer one
     "replayed_seq",  # heartbeat whose seq was not above the last accepted one
     "same_page",  # a document reader kept one page longer than its allowance without turning (R14)
+    "not_enrolled",  # group viewing: the attendee is no longer enrolled in the project (R7)
 )
 
 EVENTS = ("tick", "play", "pause", "seek", "ended", "hidden", "shown")
@@ -756,6 +759,72 @@ def clip_to_attendance(pieces: Iterable[Piece], checked_in_ms: int, checked_out_
         if hi > lo:
             kept.append(piece.cut(lo, hi))
     return kept
+
+
+#: a group session's check-in code is new every CODE_PERIOD_MS and accepted for CODE_LIFETIME_MS after it appeared
+CODE_PERIOD_MS = 60 * MS
+CODE_LIFETIME_MS = 120 * MS
+
+
+def checkin_code(secret: str, group_session_id: int, index: int) -> str:
+    """The 6-digit check-in code number `index` (minutes since the start) of a group session."""
+    digest = hmac.new(secret.encode(), f"{group_session_id}:{index}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+
+
+@dataclass(frozen=True)
+class CheckinCode:
+    code: str
+    #: server times (epoch ms) it appeared and stops being accepted
+    appeared_ms: int
+    expires_ms: int
+
+
+def current_code(secret: str, group_session_id: int, started_ms: int, now_ms: int) -> CheckinCode:
+    """The code the projector shows at now_ms: a new one every CODE_PERIOD_MS from the start."""
+    index = max(0, (now_ms - started_ms) // CODE_PERIOD_MS)
+    appeared = started_ms + index * CODE_PERIOD_MS
+    return CheckinCode(checkin_code(secret, group_session_id, index), appeared, appeared + CODE_LIFETIME_MS)
+
+
+def is_code_accepted(code: str, secret: str, group_session_id: int, started_ms: int, now_ms: int) -> bool:
+    """Is `code` one of this group session's codes that appeared less than CODE_LIFETIME_MS before now_ms?"""
+    if len(code) != 6 or not code.isascii() or not code.isdigit() or now_ms < started_ms:
+        return False
+    newest = (now_ms - started_ms) // CODE_PERIOD_MS
+    oldest = max(0, (now_ms - started_ms - CODE_LIFETIME_MS) // CODE_PERIOD_MS + 1)
+    return any(hmac.compare_digest(code, checkin_code(secret, group_session_id, i))
+               for i in range(oldest, newest + 1))
+
+
+def attendee_share(pieces: Iterable[Piece], checked_in_ms: int, checked_out_ms: int | None,
+                   credited_until_ms: int, reasons: Tally) -> list[Piece]:
+    """Group viewing: what of the projector's credited pieces an attendee may be credited before the caps.
+
+    The part inside their presence (check-in to check-out), and never wall time already
+    credited to them elsewhere (R5: their windows never overlap).
+    """
+    present = clip_to_attendance(pieces, checked_in_ms, checked_out_ms)
+    kept = []
+    for piece in present:
+        if piece.end_ms <= credited_until_ms:
+            reasons.add("superseded", piece.ms)
+            continue
+        if piece.start_ms < credited_until_ms:
+            reasons.add("superseded", credited_until_ms - piece.start_ms)
+            piece = piece.cut(credited_until_ms, piece.end_ms)
+        kept.append(piece)
+    return kept
+
+
+def pieces_coverage(pieces: Iterable[Piece], duration_ms: int) -> list[tuple[int, int]]:
+    """R3 for an attendee: the content the projector played during their credited share."""
+    spans = []
+    for piece in pieces:
+        segment = clip_segment((piece.from_position_ms, piece.to_position_ms), duration_ms)
+        if segment is not None:
+            spans.append(segment)
+    return spans
 
 
 # ----------------------------------------------------------------- R12 hours

@@ -88,6 +88,7 @@ REASON_LABELS = {
     "superseded": _l("Playback continued in another window or device"),
     "replayed_seq": _l("Repeated or late report (ignored)"),
     "same_page": _l("The reader kept one page too long without turning it"),
+    "not_enrolled": _l("No longer enrolled in the project"),
 }
 
 #: project settings and lesson durations are cached per worker for this long
@@ -139,6 +140,9 @@ class SessionKey:
     user_id: int
     project_id: int
     lesson_id: int
+    #: "own", "projector" or "attendee" (models.SESSION_KINDS)
+    kind: str = "own"
+    group_session_id: int | None = None
 
 
 def settings_of(project: Project) -> rules.Settings:
@@ -213,7 +217,8 @@ def _own_session(user_id: int, session_id: int) -> SessionKey:
         if row is not None:
             if len(sessions) > 200_000:
                 sessions.clear()
-            key = sessions[session_id] = SessionKey(row.user_id, row.project_id, row.lesson_id)
+            key = sessions[session_id] = SessionKey(row.user_id, row.project_id, row.lesson_id, row.kind,
+                                                    row.group_session_id)
     if key is None or key.user_id != user_id:
         raise _session_not_found()
     return key
@@ -234,7 +239,7 @@ def _add_to_day(dialect) -> object:
                                       set_={"credited_ms": D.c.credited_ms + stmt.excluded.credited_ms})
 
 
-SESSION_KEY = select(S.c.user_id, S.c.project_id, S.c.lesson_id).where(S.c.id == bindparam("session_id"))
+SESSION_KEY = select(S.c.user_id, S.c.project_id, S.c.lesson_id, S.c.kind, S.c.group_session_id).where(S.c.id == bindparam("session_id"))
 
 #: the users' lock rows, taken in ascending user id (SQLite's BEGIN IMMEDIATE already holds the database)
 LOCK_USERS = (select(U.c.user_id).where(U.c.user_id.in_(bindparam("user_ids", expanding=True)))
@@ -257,7 +262,7 @@ READ_STATE = (
     select(
         S.c.user_id, S.c.project_id, S.c.lesson_id, S.c.status, S.c.last_seq, S.c.last_at_ms, S.c.last_position_ms,
         S.c.is_playing, S.c.is_visible, S.c.rate, S.c.credit_from_ms, S.c.credited_ms, S.c.held, S.c.reasons,
-        S.c.page, S.c.page_turned_ms,
+        S.c.page, S.c.page_turned_ms, S.c.kind,
         P.c.id.label("progress_id"), P.c.credited_ms.label("lesson_ms"), P.c.covered, P.c.covered_ms,
         P.c.is_complete, P.c.max_position_ms,
         U.c.credited_until_ms, U.c.playing_ms, U.c.next_check_after_ms, U.c.pending_check_id, U.c.pending_due_ms,
@@ -532,6 +537,11 @@ def _closed_error(status: str) -> Exception:
     return Gone(_("This playback session has ended. Reload the page to start a new one."), code="ended")
 
 
+def _attendee_error() -> Conflict:
+    return Conflict(_("This is your share of a group viewing: the projector reports it, not your player."),
+                    code="group_attendee")
+
+
 def _close_session(conn: Connection, session_id: int, status: str, now: datetime, held_reason: str) -> None:
     """Supersede or end a session: its held credit is given up, its position becomes the resume point.
 
@@ -615,9 +625,14 @@ def do_open_session(user: User, project_id: int, lesson_id: int, user_agent: str
     device_id = (device_id or "")[:64]
     with user_write_lock([user_id]) as conn:
         now = clock.now()
-        for old in conn.execute(select(S.c.id, S.c.device_id).where(S.c.user_id == user_id,
-                                                                    S.c.status == "open")).all():
+        for old in conn.execute(select(S.c.id, S.c.device_id, S.c.kind).where(S.c.user_id == user_id,
+                                                                              S.c.status == "open")).all():
             _close_session(conn, old.id, "superseded", now, "superseded")
+            if old.kind == "attendee":
+                from app.tracking import group
+
+                # opening a playback of their own checks an attendee out of their group viewing at once
+                group.close_attendance_of_session(conn, old.id, now, "own_playback")
             if device_id and old.device_id == device_id:
                 conn.execute(UPDATE_SESSION, {"session_id": old.id, "is_reopened": True})
         _ensure_progress(conn, user_id, project.id, lesson.id)
@@ -724,6 +739,12 @@ def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict
     field = rules.check_bounds(hb, ctx.duration_ms) or _page_field_error(ctx, body.page)
     if field is not None:
         raise Invalid(str(_FIELD_MESSAGES[field]), code=field)
+    if key.kind != "own":
+        from app.tracking import group
+
+        if key.kind == "attendee":
+            raise _attendee_error()
+        return group.projector_heartbeat(key, session_id, ctx, hb)
     error: Exception | None = None
     with user_write_lock([user_id]) as conn:
         now = clock.now()  # the server's receipt time (R1), once the lock is held
@@ -766,6 +787,12 @@ def check_presence_answer(user_id: int, session_id: int, check_id: str, answer: 
     """
     key = _own_session(user_id, session_id)
     ctx = get_lesson_context(key.project_id, key.lesson_id)
+    if key.kind != "own":
+        from app.tracking import group
+
+        if key.kind == "attendee":
+            raise _attendee_error()
+        return group.projector_presence(key, session_id, ctx, check_id, answer)
     error: Exception | None = None
     with user_write_lock([user_id]) as conn:
         now = clock.now()
@@ -801,8 +828,21 @@ def check_presence_answer(user_id: int, session_id: int, check_id: str, answer: 
 
 
 def do_end_session(user_id: int, session_id: int) -> dict:
-    """End the user's session; held credit of an unanswered check is given up."""
-    _own_session(user_id, session_id)
+    """End the user's session; held credit of an unanswered check is given up.
+
+    Ending a group session's projector ends the group session (everyone is checked out).
+    """
+    key = _own_session(user_id, session_id)
+    if key.kind != "own":
+        from app.tracking import group
+
+        if key.kind == "attendee":
+            raise _attendee_error()
+        row = db.session.execute(select(S.c.status, S.c.credited_ms).where(S.c.id == session_id)).one()
+        if row.status != "open":
+            raise _closed_error(row.status)
+        group.do_end_group(group.get_group(key.group_session_id))
+        return {"credited_s_session": _s(row.credited_ms)}
     error: Exception | None = None
     with user_write_lock([user_id]) as conn:
         row = conn.execute(select(S.c.status, S.c.credited_ms).where(S.c.id == session_id)).one()
@@ -987,7 +1027,14 @@ def get_project_progress(user: User, project: Project) -> dict:
         "complete_count": sum(1 for i in items[:open_count] if i["complete"]),
         "closed_count": len(items) - open_count,
         "lessons": items,
+        "group_sessions": _group_sessions(user.id, project.id),
     }
+
+
+def _group_sessions(user_id: int, project_id: int) -> list[dict]:
+    from app.tracking import group
+
+    return group.get_user_group_sessions(user_id, project_id)
 
 
 def get_recorded_lesson(user: User, project: Project, lesson_id: int) -> Lesson:
@@ -1063,6 +1110,9 @@ def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
             ).scalars()
         )
 
+    from app.tracking import group
+
+    groups = group.get_session_groups([s.id for s in sessions if s.kind != "own"])
     totals: dict[str, list[int]] = {}
     session_items = []
     recomputed_ms = 0
@@ -1096,6 +1146,8 @@ def get_lesson_audit(user: User, project: Project, lesson: Lesson) -> dict:
                     for w in own
                 ],
                 "pages": page_views.get(session.id, []),
+                "kind": session.kind,
+                "group": groups.get(session.id),
             }
         )
     recomputed_ms += sum(row.CreditCorrection.delta_ms for row in corrections)

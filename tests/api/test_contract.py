@@ -34,7 +34,7 @@ STAFF_OPERATIONS = {
     "media_api_create_media", "media_api_media_status", "media_api_retry_media", "media_api_course_media",
     "media_api_tus_create", "media_api_tus_upload", "media_api_tus_upload_head", "media_api_tus_patch",
     "media_api_tus_delete", "tracking_api_learner_progress", "tracking_api_learner_lesson_audit",
-    "tracking_api_correct_credit",
+    "tracking_api_correct_credit", "classrooms_api_roster", "classrooms_api_reminders", "classrooms_api_get_group",
 }
 
 
@@ -88,7 +88,13 @@ def world(app, clock, org_tree, make_project, make_course, make_class, make_user
     created = client.post("/api/v1/uploads", headers={**bearer(admin_token), "Tus-Resumable": "1.0.0",
                                                       "Upload-Length": "100", "Upload-Metadata": metadata})
     assert created.status_code == 201, created.get_data(as_text=True)
+    # a group viewing of the learner's class, run by its class manager (the learner may check in with a code)
+    from app.classrooms.service import do_start_group
+
+    manager = make_user("manager_p", role="class_manager", cls=cls, school=org_tree["school_a1"])
+    group_id = do_start_group(manager, cls, lesson.id)["group_session_id"]
     ids = {"project_id": project.id, "course_id": course.id, "lesson_id": lesson.id, "learner_id": learner.id,
+           "class_id": cls.id, "group_id": group_id, "user_id": learner.id,
            "session_id": opened.get_json()["session_id"], "media_id": asset.id,
            "upload_id": created.headers["Location"].rsplit("/", 1)[-1]}
     return {"learner": learner, "admin": admin, "tokens": {"learner": learner_token, "admin": admin_token},

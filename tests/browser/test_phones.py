@@ -120,7 +120,8 @@ def test_staff_pages_do_not_scroll_sideways(live_server, page, world, viewport):
     page.set_viewport_size(viewport)
     p, c, cls = world["project"].id, world["course"].id, world["class"].id
     sign_in_as(page, live_server, "tutor1")
-    for path in ("/classes", f"/classes/{cls}", f"/projects/{p}/learners/{world['learner'].id}/progress"):
+    for path in ("/classes", f"/classes/{cls}", f"/projects/{p}/learners/{world['learner'].id}/progress",
+                 f"/classes/{cls}/learners", f"/classes/{cls}/dashboard", f"/classes/{cls}/group-sessions"):
         page.goto(live_server.url + path)
         assert_fits(page, path)
     page.click("[data-testid=logout]")
