@@ -105,9 +105,10 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.context_processor(homes.nav_context)  # the navigation: the current role's home and the role switcher
     from app.reports import permissions as reports_permissions, service as reports_service
+    from app.forums import permissions as forums_permissions
 
     for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions,
-                   reports_permissions):
+                   reports_permissions, forums_permissions):
         app.context_processor(permission_helpers(module))
     # the admin's user page (an accounts page) shows the user's projects and classes
     app.context_processor(lambda: {"enrolled_projects": courses_service.get_enrolled_projects,
@@ -135,6 +136,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.media import stream_api as media_stream_api
     from app.media import upload as media_upload
     from app.media import views as media_views
+    from app.forums import api as forums_api
+    from app.forums import views as forums_views
     from app.reports import views as reports_views
     from app.tracking import api as tracking_api
     from app.tracking import views as tracking_views
@@ -155,8 +158,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_views.bp)
     app.register_blueprint(media_upload.bp)
     app.register_blueprint(reports_views.bp)
+    app.register_blueprint(forums_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
-    for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp):
+    for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp,
+                   forums_api.bp):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 

@@ -5,3 +5,4 @@ from app.courses.models import Course, ElectiveChoice, ElectiveDecision, Enrollm
 import app.tracking.models  # noqa: F401,E402
 import app.media.models  # noqa: F401,E402
 import app.reports.models  # noqa: F401,E402
+import app.forums.models  # noqa: F401,E402
