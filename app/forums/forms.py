@@ -1,7 +1,7 @@
 """Forms of the forum pages."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.forums.models import BODY_MAX, REASON_MAX, TITLE_MAX
@@ -26,9 +26,9 @@ class ReportForm(FlaskForm):
 
 
 class ModerateForm(FlaskForm):
-    action = SelectField(choices=[(a, a) for a in ("pin", "unpin", "lock", "unlock", "excellent", "unexcellent",
-                                                   "move")], validate_choice=True)
-    board_id = SelectField(_l("Move to"), coerce=int, validate_choice=False, validators=[Optional()])
+    """pin, unpin, lock, unlock, excellent, unexcellent or move (with board_id, read by the view)."""
+
+    action = StringField(validators=[DataRequired(), Length(max=20)])
 
 
 class FlagForm(FlaskForm):

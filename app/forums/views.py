@@ -116,10 +116,10 @@ def _topic_page(topic_, form, quoted=None, status=200):
     boards = [b for b in service.get_readable_boards(me, topic_.board.project) if perms.is_moderator(me, b)] \
         if moderator else []
     moderate = ModerateForm()
-    moderate.board_id.choices = [(b.id, service.board_title(b)) for b in boards if b.id != topic_.board_id]
+    move_to = [(b.id, service.board_title(b)) for b in boards if b.id != topic_.board_id]
     return render_template("forums/topic.html", topic=topic_, posts=service.get_posts(topic_), form=form,
                            quoted=quoted, can_reply=perms.can_reply(me, topic_) and not topic_.is_locked,
-                           moderator=moderator, moderate=moderate, action=FlagForm(), now=clock.now(),
+                           moderator=moderator, moderate=moderate, move_to=move_to, action=FlagForm(), now=clock.now(),
                            window_s=service.edit_window_s()), status
 
 
@@ -150,7 +150,6 @@ def moderate(topic_id: int):
     if not perms.can_moderate_topic(_me(), topic_):
         abort(403)
     form = ModerateForm()
-    form.board_id.choices = []
     if not form.validate_on_submit():
         flash(_("Choose what to do."), "danger")
         return redirect(url_for("forums.topic", topic_id=topic_id))
@@ -158,6 +157,9 @@ def moderate(topic_id: int):
     changes = {"pin": {"is_pinned": True}, "unpin": {"is_pinned": False}, "lock": {"is_locked": True},
                "unlock": {"is_locked": False}, "excellent": {"is_excellent": True},
                "unexcellent": {"is_excellent": False}}.get(action)
+    if changes is None and action != "move":
+        flash(_("Choose what to do."), "danger")
+        return redirect(url_for("forums.topic", topic_id=topic_id))
     if action == "move":
         target = parse_int(str(request.form.get("board_id") or ""))
         if not target:
