@@ -27,7 +27,7 @@ def _or_404(getter, *args):
 
 
 def _render_post(post) -> str:
-    quote = post.quote
+    quote = getattr(post, "quote", None)
     return markup.render_post(post.body_md, quote.author.display_name if quote and quote.author else None,
                               quote.body_md if quote and not quote.is_deleted else None)
 
