@@ -177,3 +177,17 @@ def test_demo_staff_see_only_their_own_class(app, demo_media, clock, staff, own,
     roster = client.get(_roster_path(own)).get_data(as_text=True)
     assert ("学员51" in roster) is (own == "西山县第一小学一班")
     assert ("学员01" in roster) is (own == "东湖县一班")
+
+
+def test_demo_forums_live_and_load_once(app, demo_media, clock):
+    from app.forums.models import ForumPost, ForumTopic
+
+    load_demo(demo_media)
+    topics = db.session.execute(select(ForumTopic)).scalars().all()
+    posts = db.session.execute(select(ForumPost)).scalars().all()
+    assert len(topics) == 4 and len(posts) == 9
+    assert any(p.is_excellent for p in posts) and any(p.is_answer for p in posts)
+    questions = [t for t in topics if t.board.kind == "qa"]
+    assert sorted(t.is_answered for t in questions) == [False, True]
+    load_demo(demo_media)
+    assert db.session.execute(select(func.count()).select_from(ForumPost)).scalar_one() == 9
