@@ -232,22 +232,23 @@ def project_boards(project_id: int):
     return jsonify(answer)
 
 
-@bp.get("/boards/<int:board_id>/topics")
-@api_doc(summary=_l("The topics of a board, pinned first; q searches titles and texts"), query=TopicQuery,
-         responses={200: TopicPage}, errors=(400, 404))
+@bp.route("/boards/<int:board_id>/topics", methods=["GET", "POST"])
+@api_doc(method="GET", summary=_l("The topics of a board, pinned first; q searches titles and texts"),
+         query=TopicQuery, responses={200: TopicPage}, errors=(400, 404))
+@api_doc(method="POST", summary=_l("Open a topic (Markdown)"), body=NewTopic, responses={201: TopicCreated},
+         errors=(400, 403, 404, 413, 415))
 @api_login_required
 def board_topics(board_id: int):
+    """GET: a page of the board's topics. POST: open a topic (one view: an id out of range is 404 for both)."""
+    if request.method == "POST":
+        return _create_topic(board_id)
     board = service.get_board(_me(), board_id)
     topics, next_page = service.list_topics([board], _query_text(), query_int("cursor", 1))
     counts = service.reply_counts(topics)
     return jsonify({"items": [_topic_item(t, counts) for t in topics], "next": next_page})
 
 
-@bp.post("/boards/<int:board_id>/topics")
-@api_doc(summary=_l("Open a topic (Markdown)"), body=NewTopic, responses={201: TopicCreated},
-         errors=(400, 403, 404, 413, 415))
-@api_login_required
-def create_topic(board_id: int):
+def _create_topic(board_id: int):
     body = parse_json(NewTopic)
     board = service.get_board(_me(), board_id)
     with write_transaction():
@@ -277,27 +278,24 @@ def reply(topic_id: int):
     return jsonify(answer), 201
 
 
-@bp.patch("/posts/<int:post_id>")
-@api_doc(summary=_l("Edit a post (its author within the edit window, moderators)"), body=EditPost,
+@bp.route("/posts/<int:post_id>", methods=["PATCH", "DELETE"])
+@api_doc(method="PATCH", summary=_l("Edit a post (its author within the edit window, moderators)"), body=EditPost,
          responses={200: Edited}, errors=(400, 403, 404, 413, 415))
+@api_doc(method="DELETE", summary=_l("Delete a post (kept for the audit)"), responses={200: Deleted}, errors=(403, 404))
 @api_login_required
-def edit_post(post_id: int):
+def post(post_id: int):
+    """PATCH: edit the post. DELETE: soft-delete it (one view: an id out of range is 404 for both)."""
+    if request.method == "DELETE":
+        post_ = service.get_post(_me(), post_id)
+        with write_transaction():
+            service.do_delete_post(_me(), post_)
+        return jsonify({"is_deleted": True})
     body = parse_json(EditPost)
-    post = service.get_post(_me(), post_id)
+    post_ = service.get_post(_me(), post_id)
     with write_transaction():
-        post = service.do_edit_post(_me(), post, body.body)
-        answer = {"id": post.id, "edited_at": _iso(post.edited_at)}
+        post_ = service.do_edit_post(_me(), post_, body.body)
+        answer = {"id": post_.id, "edited_at": _iso(post_.edited_at)}
     return jsonify(answer)
-
-
-@bp.delete("/posts/<int:post_id>")
-@api_doc(summary=_l("Delete a post (kept for the audit)"), responses={200: Deleted}, errors=(403, 404))
-@api_login_required
-def delete_post(post_id: int):
-    post = service.get_post(_me(), post_id)
-    with write_transaction():
-        service.do_delete_post(_me(), post)
-    return jsonify({"is_deleted": True})
 
 
 @bp.post("/topics/<int:topic_id>/moderation")

@@ -14,8 +14,8 @@ import pytest
 from tests.forums.world import PERSONAS, call_api, fast_hashing, forum_world  # noqa: F401
 
 MATRIX_ENDPOINTS = {
-    "forums_api.project_boards", "forums_api.board_topics", "forums_api.create_topic", "forums_api.topic",
-    "forums_api.reply", "forums_api.edit_post", "forums_api.delete_post", "forums_api.moderate",
+    "forums_api.project_boards", "forums_api.board_topics", "forums_api.topic",
+    "forums_api.reply", "forums_api.post", "forums_api.moderate",
     "forums_api.excellent", "forums_api.accept", "forums_api.report", "forums_api.question_queue",
     "forums_api.my_points",
     "forums.index", "forums.project_boards", "forums.board", "forums.topic", "forums.reply", "forums.moderate",
