@@ -29,11 +29,13 @@ migrate: venv translations
 demo: migrate
 	$(BIN)/flask demo
 
-# Serve the demo: migrate, load the demo data (idempotent), start the job worker and gunicorn.
+# Serve the demo: migrate, load the demo data (idempotent), start the job workers and gunicorn.
 run: demo
 	@echo "Xueshi on http://127.0.0.1:$(PORT)  (admin / demo-admin, learner1 / demo-learner)"
-	@$(BIN)/flask media worker & worker=$$!; \
-	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	@$(BIN)/flask media worker & media=$$!; \
+	$(BIN)/flask reports worker & reports=$$!; \
+	$(BIN)/flask notifications worker & mailer=$$!; \
+	trap "kill $$media $$reports $$mailer 2>/dev/null" EXIT INT TERM; \
 	WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/gunicorn -c deploy/gunicorn.conf.py \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 

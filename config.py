@@ -51,6 +51,18 @@ class Config:
     # their files are kept in REPORTS_EXPORT_DIR (default: an "exports" folder beside HUEY_SQLITE_PATH).
     REPORTS_ASYNC_ROWS = _int_env("REPORTS_ASYNC_ROWS", 10000)
     REPORTS_EXPORT_DIR = os.environ.get("REPORTS_EXPORT_DIR", "")
+    # A background export's file is deleted this many hours after it was written (`flask reports sweep`).
+    REPORTS_EXPORT_TTL_H = _int_env("REPORTS_EXPORT_TTL_H", 24)
+
+    # E-mail copies of notifications (app/notifications), sent by `flask notifications worker`; an empty
+    # MAIL_SERVER sends no e-mail at all. SITE_URL (e.g. https://xueshi.example.cn) prefixes the links in them.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _int_env("MAIL_PORT", 25)
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "xueshi@localhost")
+    SITE_URL = os.environ.get("SITE_URL", "")
 
     # Failed sign-ins and card guesses are counted in the database, or in Redis when REDIS_URL is set
     # (app/accounts/limits.py); each limit reads "N per [M] second|minute|hour|day".
@@ -95,6 +107,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
     WTF_CSRF_ENABLED = True
     HUEY_IMMEDIATE = True
+    MAIL_SERVER = ""  # tests that send e-mail point it at their own SMTP sink on 127.0.0.1
     HEARTBEAT_INTERVAL_S = 15
     MEDIA_X264_PRESET = "ultrafast"
     # Tests read English pages unless they ask for the product default (zh_CN) with

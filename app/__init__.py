@@ -97,8 +97,10 @@ def _register_template_helpers(app: Flask) -> None:
     from app.common.labels import install_labels
     from app.courses import labels as courses_labels
     from app.media import labels as media_labels
+    from app.notifications import labels as notifications_labels
 
-    install_labels(app, accounts_labels.LABELS, courses_labels.LABELS, media_labels.LABELS)
+    install_labels(app, accounts_labels.LABELS, courses_labels.LABELS, media_labels.LABELS,
+                   notifications_labels.LABELS)
     app.jinja_env.globals["password_rules"] = auth.PASSWORD_RULES
     app.context_processor(template_helpers)
     from app.admin import homes
@@ -115,6 +117,10 @@ def _register_template_helpers(app: Flask) -> None:
                                    "class_roles": classrooms_service.get_class_roles})
     # the project's admin page offers its figures and export from the units the admin may see
     app.context_processor(lambda: {"report_entry_units": reports_service.get_entry_units})
+    from app.notifications import service as notifications_service
+
+    # the navigation's bell: the unread count, one COUNT query, only when a page shows it
+    app.context_processor(lambda: {"unread_notifications": notifications_service.nav_unread_count})
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -138,6 +144,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.media import views as media_views
     from app.forums import api as forums_api
     from app.forums import views as forums_views
+    from app.notifications import api as notifications_api
+    from app.notifications import views as notifications_views
     from app.reports import views as reports_views
     from app.tracking import api as tracking_api
     from app.tracking import views as tracking_views
@@ -159,9 +167,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_upload.bp)
     app.register_blueprint(reports_views.bp)
     app.register_blueprint(forums_views.bp)
+    app.register_blueprint(notifications_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
     for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp,
-                   forums_api.bp):
+                   forums_api.bp, notifications_api.bp):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 
@@ -170,9 +179,11 @@ def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.demo import demo_command
     from app.media.cli import register as register_media_cli
+    from app.notifications.cli import register as register_notifications_cli
     from app.reports.cli import register as register_reports_cli
 
     app.cli.add_command(demo_command)
     register_accounts_cli(app)
     register_media_cli(app)
     register_reports_cli(app)
+    register_notifications_cli(app)

@@ -210,6 +210,7 @@ def load_demo(media_root: Path) -> None:
                             school=schools[2])
         load_short_project(province, course, project)
         load_second_class(project, schools[2], center)
+        load_demo_notifications()
         load_demo_forums(project, cls)
 
 
@@ -266,6 +267,19 @@ def load_demo_forums(project, cls) -> None:
                                           "我昨天看完了两节视频，今天在“我的学习”里看到的学时好像没有变化，请问多久更新？")
     aged(opost, 30)
     db.session.flush()
+
+
+def load_demo_notifications():
+    """Two notifications for learner1 (a welcome and a reminder) so the bell shows something, unless they exist."""
+    from app.accounts.models import User
+    from app.notifications.models import Notification
+    from app.notifications.service import notify
+
+    learner = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
+    if db.session.execute(select(Notification.id).where(Notification.user_id == learner.id).limit(1)).first():
+        return
+    notify([learner.id], "system", "欢迎使用学时！在“我的学习”里可以看到你的培训项目和课程。", "/learn", email=False)
+    notify([learner.id], "reminder", "班主任提醒：本周请至少完成一节视频课的学习。", "/learn", email=False)
 
 
 def load_short_project(province, course, long_project):

@@ -6,3 +6,4 @@ import app.tracking.models  # noqa: F401,E402
 import app.media.models  # noqa: F401,E402
 import app.reports.models  # noqa: F401,E402
 import app.forums.models  # noqa: F401,E402
+import app.notifications.models  # noqa: F401,E402

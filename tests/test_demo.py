@@ -31,13 +31,10 @@ def _counts() -> dict:
 def test_demo_loads_once_and_twice_changes_nothing(app, demo_media, clock):
     load_demo(demo_media)
     first = _counts()
-    assert first["User"] == 55  # admin, tutor1, manager1, expert1, learner1..50, visitor1
-    assert first["Enrollment"] == 51 and first["Project"] == 2  # learner1..50 in the long project, learner1 in the short one
-
-
     # admin, tutor1, manager1, expert1, learner1..50, visitor1; the second class: tutor2, manager2, learner51..60
     assert first["User"] == 67
-    assert first["Enrollment"] == 60 and first["Class_"] == 2
+    # learner1..60 in the long project, learner1 also in the short one
+    assert first["Enrollment"] == 61 and first["Project"] == 2 and first["Class_"] == 2
     load_demo(demo_media)
     assert _counts() == first
 
@@ -189,5 +186,28 @@ def test_demo_forums_live_and_load_once(app, demo_media, clock):
     assert any(p.is_excellent for p in posts) and any(p.is_answer for p in posts)
     questions = [t for t in topics if t.board.kind == "qa"]
     assert sorted(t.is_answered for t in questions) == [False, True]
+    from app.notifications.models import Notification
+
+    learner1 = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
+    assert db.session.execute(select(Notification.kind).where(Notification.user_id == learner1.id,
+                                                              Notification.kind == "qa_answer")).scalar_one()
     load_demo(demo_media)
     assert db.session.execute(select(func.count()).select_from(ForumPost)).scalar_one() == 9
+
+
+def test_demo_gives_learner1_notifications_once(app, demo_media, clock):
+    from app.notifications.models import Notification
+    from app.notifications.service import unread_count
+
+    load_demo(demo_media)
+    learner = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
+    # the demo forum adds its own (an expert answered learner1's question): count the welcome and the reminder
+    assert unread_count(learner.id) == 3
+    load_demo(demo_media)
+    assert db.session.execute(select(func.count()).select_from(Notification)
+                              .where(Notification.kind.in_(("system", "reminder")))).scalar_one() == 2
+    client = app.test_client()
+    token = Auth(client).token("learner1", "demo-learner")
+    items = client.get("/api/v1/me/notifications", headers=bearer(token)).get_json()["items"]
+    items = [i for i in items if i["kind"] in ("system", "reminder")]
+    assert [i["kind"] for i in items] == ["reminder", "system"] and all(i["url"] == "/learn" for i in items)

@@ -69,6 +69,8 @@ class User(UserMixin, db.Model):
     #: teacher number (教师编号), unique across the site when set
     teacher_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
+    #: where e-mail copies of notifications go (app.notifications); None: in-app only
+    email: Mapped[str | None] = mapped_column(String(254))
     #: the teacher's school, or a staff member's home org unit
     school_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
     subject: Mapped[str | None] = mapped_column(String(40))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat as stat_module
 from dataclasses import dataclass
 
 from flask import Flask, Response, request
@@ -41,13 +42,18 @@ class StaticVersions:
         self._stamps: dict[str, _Stamp] = {}
 
     def version(self, filename: str) -> str | None:
-        """Return the file's fingerprint (12 hex digits of its SHA-256), or None when there is no such file."""
+        """Return the file's fingerprint (12 hex digits of its SHA-256), or None when there is no such file.
+
+        A folder (the reader's cmaps/ base URL) has no fingerprint either.
+        """
         path = os.path.realpath(os.path.join(self.folder, filename))
         if not path.startswith(os.path.realpath(self.folder) + os.sep):
             return None
         try:
             stat = os.stat(path)
         except OSError:
+            return None
+        if not stat_module.S_ISREG(stat.st_mode):
             return None
         stamp = self._stamps.get(filename)
         if stamp is None or (stamp.mtime_ns, stamp.size) != (stat.st_mtime_ns, stat.st_size):

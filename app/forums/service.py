@@ -434,12 +434,10 @@ def points_by_learner(project_id: int, user_ids: Iterable[int]) -> dict[int, int
 
 # ---------------------------------------------------------------- notifications
 def _notify(user_ids: list[int], kind: str, message: str, url: str) -> None:
-    """Tell users in the notification centre (when the app has one); rows join the caller's transaction."""
-    try:
-        from app.notifications.service import notify
-    except ImportError:
-        return
-    notify(user_ids, kind, message, url)
+    """Tell users in the notification centre; the rows join the caller's transaction (the caller commits)."""
+    from app.notifications.service import notify
+
+    notify(user_ids, kind, message[:500], url)
 
 
 def now() -> datetime:

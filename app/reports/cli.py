@@ -16,10 +16,21 @@ def worker_command(workers: int) -> None:
 
     from app.reports.jobs import get_huey
 
+    from app.reports.exports import do_sweep_exports
+
     huey = get_huey(current_app._get_current_object())
     if huey.immediate:
         raise click.ClickException("HUEY_IMMEDIATE is on: exports run in the web process, no worker is needed.")
+    do_sweep_exports()
     Consumer(huey, workers=workers, worker_type="thread", periodic=False).run()
+
+
+@reports_cli.command("sweep")
+def sweep_command() -> None:
+    """Delete the files of exports older than REPORTS_EXPORT_TTL_H hours."""
+    from app.reports.exports import do_sweep_exports
+
+    click.echo(f"{do_sweep_exports()} export files deleted")
 
 
 def register(app: Flask) -> None:

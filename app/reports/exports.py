@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import secrets
+from datetime import timedelta
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +23,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.accounts.models import OrgUnit, User
 from app.classrooms.models import Class_
@@ -122,8 +123,39 @@ def is_background(row_count: int) -> bool:
     return row_count > int(current_app.config.get("REPORTS_ASYNC_ROWS", 10000))
 
 
+def do_sweep_exports() -> int:
+    """Delete the files of background exports finished more than REPORTS_EXPORT_TTL_H hours ago.
+
+    The rows stay (who exported what, and when) without a file: their page says the file has expired.
+    Files no row names any more (a worker killed while writing) go too, unless their export is still
+    queued or running. Returns the number of files deleted.
+    """
+    cutoff = clock.now() - timedelta(hours=float(current_app.config.get("REPORTS_EXPORT_TTL_H", 24)))
+    folder = export_dir()
+    deleted = 0
+    with write_transaction():
+        expired = db.session.execute(select(ReportExport).where(
+            ReportExport.file_name.is_not(None), ReportExport.finished_at < cutoff)).scalars().all()
+        for export in expired:
+            (folder / export.file_name).unlink(missing_ok=True)
+            export.file_name = None
+            deleted += 1
+    kept = set(db.session.execute(select(ReportExport.file_name).where(ReportExport.file_name.is_not(None))).scalars())
+    busy = {str(i) for i in db.session.execute(select(ReportExport.id).where(
+        ReportExport.status.in_(("queued", "running")))).scalars()}
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in kept and path.name.split("-", 1)[0] not in busy:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 def do_queue_export(user: User, scope: Scope, fmt: str, row_count: int, locale: str) -> ReportExport:
-    """Record an export for a background job and queue it (the caller has checked the permission)."""
+    """Record an export for a background job and queue it (the caller has checked the permission).
+
+    Old exports' files are swept first, so the folder never grows without bound.
+    """
+    do_sweep_exports()
     with write_transaction():
         export = ReportExport(user_id=user.id, project_id=scope.project.id, format=fmt, rows_total=row_count,
                               locale=locale,

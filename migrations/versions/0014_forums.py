@@ -4,7 +4,7 @@ SQLite: an FTS5 table with the trigram tokenizer over the posts' text, kept by t
 PostgreSQL: the pg_trgm extension and GIN trigram indexes on the posts' text and the topics' titles.
 
 Revision ID: 0014_forums
-Revises: 0011_report_indexes
+Revises: 0012_notifications
 """
 from alembic import op
 import sqlalchemy as sa
@@ -35,7 +35,7 @@ POSTGRES_SEARCH_DROP = ("DROP INDEX IF EXISTS ix_forum_topics_title_trgm", "DROP
 
 
 revision = '0014_forums'
-down_revision = '0011_report_indexes'
+down_revision = "0012_notifications"
 branch_labels = None
 depends_on = None
 

@@ -99,3 +99,17 @@ def test_admin_home_figures_count_the_admins_own_teachers(app, people, make_user
     assert county["mean"] == "1.2"
     site = row("h_site")
     assert (site["enrolled"], site["started"], site["credited"], site["complete"]) == ("3", "3", "4.5", "2 (66.7%)")
+
+
+def test_admin_home_leads_to_the_figures_of_each_project(app, people):
+    """The admin home links each project's figures and the statistics page, and the links open them."""
+    project = people["project"]
+    client = app.test_client()
+    Auth(client).login("h_admin")
+    html = client.get("/admin/").get_data(as_text=True)
+    row = re.search(rf'data-project-id="{project.id}">(.*?)</tr>', html, re.S).group(1)
+    link = re.search(r'data-testid="project-report" href="([^"]+)"', row).group(1)
+    dashboard = client.get(link, follow_redirects=True)
+    assert dashboard.status_code == 200 and project.title in dashboard.get_data(as_text=True)
+    statistics = re.search(r'data-testid="task-reports" href="([^"]+)"', html).group(1)
+    assert client.get(statistics).status_code == 200

@@ -51,6 +51,14 @@ def test_a_changed_file_gets_a_new_fingerprint(app, tmp_path):
     assert versions.version("../a.css") is None and versions.version("missing.css") is None
 
 
+def test_a_folder_url_has_no_fingerprint(app):
+    """A base URL naming a folder (the PDF reader's character maps) is built plainly, not fingerprinted."""
+    from flask import url_for
+
+    with app.test_request_context():
+        assert url_for("static", filename="vendor/pdfjs/cmaps/") == "/static/vendor/pdfjs/cmaps/"
+
+
 @pytest.mark.parametrize("encoding,decode", [("br", brotli.decompress), ("gzip", gzip.decompress)])
 def test_styles_scripts_and_pages_are_compressed(client, encoding, decode):
     page = client.get("/login", headers={"Accept-Encoding": encoding})

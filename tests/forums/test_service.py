@@ -167,3 +167,21 @@ def test_topic_list_pages(forum_world):
     second = call_api(w, "learner", "GET", f"/api/v1/boards/{w.boards['class_a']}/topics?cursor=2").get_json()
     assert len(second["items"]) == 3 and second["next"] is None
     assert not {t["id"] for t in first["items"]} & {t["id"] for t in second["items"]}
+
+
+def test_notifications_of_replies_answers_and_excellent_posts(forum_world):
+    from app.notifications.models import Notification
+
+    w = forum_world
+    topic_id, post_id = w.topic("class_a", author="learner", title="通知测试")
+    w.reply(topic_id, "learner", "我自己回复自己，不用通知")
+    w.reply(topic_id, "tutor", "辅导老师的回复")
+    call_api(w, "tutor", "POST", f"/api/v1/posts/{post_id}/excellent", {"value": True})
+    question, _ = w.topic("qa_a", author="learner", title="请教专家")
+    w.reply(question, "expert", "专家的回答")
+    rows = db.session.execute(select(Notification).where(Notification.user_id == w.users["learner"])
+                              .order_by(Notification.id)).scalars().all()
+    assert [r.kind for r in rows] == ["forum_reply", "post_excellent", "qa_answer"]
+    assert rows[0].url.startswith(f"/topics/{topic_id}#post-") and "通知测试" in rows[0].text
+    assert rows[2].url.startswith(f"/topics/{question}#post-")
+    assert w.pages["learner"].get(rows[0].url.split("#")[0]).status_code == 200

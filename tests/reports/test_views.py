@@ -159,3 +159,26 @@ def test_dashboards_and_lists_read_stored_totals_only(app, studied, make_user, l
     reads = [s for s in seen if "lesson_progress" in s or "daily_credits" in s]
     assert reads, "the figures come from somewhere"
     assert not [s for s in seen if "credit_windows" in s or "playback_sessions" in s]
+
+
+@pytest.mark.config(REPORTS_ASYNC_ROWS=2, REPORTS_EXPORT_TTL_H=24)
+def test_old_export_files_are_deleted_and_their_page_says_so(app, studied, make_user, login, clock, tmp_path):
+    """A background export's file lives REPORTS_EXPORT_TTL_H hours; the next export sweeps it away."""
+    app.config["REPORTS_EXPORT_DIR"] = str(tmp_path / "exports")
+    admin = make_user("boss", role="site_admin")
+    web = login(app.test_client(), admin)
+    csrf = web.get("/reports/").get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+    url = f"/reports/projects/{studied.project.id}/units/{studied.tree['province'].id}/export"
+    first = web.post(url, data={"format": "csv", "csrf_token": csrf}).headers["Location"]
+    (tmp_path / "exports" / "999-stray.csv").write_bytes(b"left by a killed worker")
+    assert len(list((tmp_path / "exports").iterdir())) == 2
+    clock.advance(23 * 3600)
+    second = web.post(url, data={"format": "csv", "csrf_token": csrf}).headers["Location"]
+    assert web.get(first + "/download").status_code == 200  # not yet a day old
+    assert len(list((tmp_path / "exports").iterdir())) == 2  # the stray file is gone, both exports kept
+    clock.advance(2 * 3600)
+    web.post(url, data={"format": "xlsx", "csrf_token": csrf})
+    assert web.get(first + "/download").status_code == 404
+    assert 'data-testid="export-expired"' in web.get(first).get_data(as_text=True)
+    assert web.get(second + "/download").status_code == 200  # 2 hours old
+    assert len(list((tmp_path / "exports").iterdir())) == 2

@@ -63,53 +63,14 @@
 
   function $(root, sel) { return root.querySelector(sel); }
 
-  function readJSON(id) {
-    var el = document.getElementById(id);
-    if (!el) { return {}; }
-    try { return JSON.parse(el.textContent || '{}'); } catch (e) { return {}; }
-  }
+  var net = window.XueshiNet;   // xs-net.js, loaded before this script
+  var readJSON = net.readJSON;
+  var num = net.num;
+  var csrfToken = net.csrfToken;
+  var formatDuration = net.clockText;
 
-  function num(value, fallback) {
-    var n = parseFloat(value);
-    return isFinite(n) ? n : fallback;
-  }
-
-  function formatDuration(seconds) {
-    var s = Math.max(0, Math.floor(seconds || 0));
-    var h = Math.floor(s / 3600);
-    var m = Math.floor((s % 3600) / 60);
-    var r = s % 60;
-    var mm = (h > 0 && m < 10 ? '0' : '') + m;
-    return (h > 0 ? h + ':' : '') + mm + ':' + (r < 10 ? '0' : '') + r;
-  }
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute('content') : '';
-  }
-
-  /* One JSON request. Resolves {status, data}; status 0 is a network error
-   * or a timeout. It never rejects, so callers only look at the status. */
   function requestJSON(method, url, body) {
-    return new Promise(function (resolve) {
-      var xhr = new XMLHttpRequest();
-      xhr.open(method, url, true);
-      xhr.timeout = REQUEST_TIMEOUT_MS;
-      xhr.setRequestHeader('Accept', 'application/json');
-      xhr.setRequestHeader('X-CSRFToken', csrfToken());
-      if (body !== undefined) {
-        xhr.setRequestHeader('Content-Type', 'application/json');
-      }
-      xhr.onload = function () {
-        var data = null;
-        try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
-        resolve({ status: xhr.status, data: data });
-      };
-      xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
-        resolve({ status: 0, data: null });
-      };
-      xhr.send(body === undefined ? null : JSON.stringify(body));
-    });
+    return net.requestJSON(method, url, body, REQUEST_TIMEOUT_MS);
   }
 
   function Player(root) {

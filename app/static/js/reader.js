@@ -29,41 +29,13 @@
 
   function $(root, sel) { return root.querySelector(sel); }
 
-  function num(value, fallback) {
-    var n = parseFloat(value);
-    return isFinite(n) ? n : fallback;
-  }
+  var net = window.XueshiNet;   // xs-net.js, loaded before this script
+  var num = net.num;
+  var csrfToken = net.csrfToken;
+  var clockText = net.clockText;
 
-  function clockText(seconds) {
-    var s = Math.max(0, Math.floor(seconds || 0));
-    var h = Math.floor(s / 3600);
-    var m = Math.floor((s % 3600) / 60);
-    var r = s % 60;
-    return (h ? h + ':' + (m < 10 ? '0' : '') : '') + m + ':' + (r < 10 ? '0' : '') + r;
-  }
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute('content') : '';
-  }
-
-  /* One JSON request; resolves {status, data} (status 0: network error or timeout), never rejects. */
   function send(method, url, body) {
-    return new Promise(function (resolve) {
-      var xhr = new XMLHttpRequest();
-      xhr.open(method, url, true);
-      xhr.timeout = REQUEST_TIMEOUT_MS;
-      xhr.setRequestHeader('Accept', 'application/json');
-      xhr.setRequestHeader('X-CSRFToken', csrfToken());
-      xhr.setRequestHeader('Content-Type', 'application/json');
-      xhr.onload = function () {
-        var data = null;
-        try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
-        resolve({ status: xhr.status, data: data });
-      };
-      xhr.onerror = xhr.ontimeout = xhr.onabort = function () { resolve({ status: 0, data: null }); };
-      xhr.send(JSON.stringify(body || {}));
-    });
+    return net.requestJSON(method, url, body, REQUEST_TIMEOUT_MS);
   }
 
   function Reader(root) {
@@ -74,8 +46,7 @@
     this.lessonId = parseInt(d.lessonId, 10);
     this.durationS = num(d.durationS, 0);
     this.pageCount = parseInt(d.pageCount, 10) || 1;
-    this.strings = {};
-    try { this.strings = JSON.parse(document.getElementById('xs-reader-strings').textContent); } catch (e) { /* English fallbacks below */ }
+    this.strings = net.readJSON('xs-reader-strings');  // English fallbacks below
     this.lesson = { credited_s: num(d.creditedS, 0), covered_s: num(d.coveredS, 0), complete: d.complete === '1' };
     this.ui = {};
     var names = ['prev', 'next', 'page', 'zoom-out', 'zoom-in', 'fit', 'view', 'canvas', 'presence', 'presence-prompt',
