@@ -15,7 +15,8 @@ from app.common.openapi import api_doc
 from app.courses.models import Project
 from app.courses.permissions import can_view_project
 from app.extensions import db
-from app.forums import markup, permissions as perms, service
+from app.common.bodies import body_limit
+from app.forums import images, markup, permissions as perms, service
 from app.forums.models import BODY_MAX, REASON_MAX, TITLE_MAX
 
 bp = Blueprint("forums_api", __name__, url_prefix="/api/v1")
@@ -164,6 +165,17 @@ class ReportBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     reason: Annotated[str, Field(max_length=REASON_MAX)] = ""
+
+
+class ImageForm(BaseModel):
+    """multipart/form-data: the image (PNG, JPEG, GIF or WebP)."""
+
+    file: bytes
+
+
+class ImageOut(BaseModel):
+    url: str = Field(description="the image's address in the app, for Markdown: ![](url)")
+    markdown: str
 
 
 class PointEntryOut(BaseModel):
@@ -377,3 +389,24 @@ def my_points():
     return jsonify({"project_id": project.id, "points": sum(e.points for e in entries),
                     "entries": [{"post_id": e.post_id, "rule": e.rule, "points": e.points,
                                  "created_at": _iso(e.created_at)} for e in entries]})
+
+
+@bp.post("/forum-images")
+@api_doc(summary=_l("Upload an image for a post (re-encoded, metadata removed); answers its Markdown"),
+         body=ImageForm, media_type="multipart/form-data", responses={201: ImageOut},
+         errors=(400, 403, 413, 415))
+@api_login_required
+@body_limit("FORUM_IMAGE_MAX_BYTES", extra_bytes=64 * 1024)
+def upload_image():
+    from app.common.exceptions import Forbidden
+    from app.common.api import api_error
+
+    if not perms.can_upload_image(_me()):
+        raise Forbidden(_("Only the forums' members attach images."))
+    if not (request.mimetype or "").startswith("multipart/form-data"):
+        raise api_error(415, "file", _("Send the image as multipart/form-data in a field named 'file'."))
+    upload = request.files.get("file")
+    if upload is None:
+        raise api_error(400, "file", _("Send the image in a field named 'file'."))
+    url = images.check_store_image(upload.stream)
+    return jsonify({"url": url, "markdown": f"![]({url})"}), 201

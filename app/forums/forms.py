@@ -1,6 +1,7 @@
 """Forms of the forum pages."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -33,3 +34,7 @@ class ModerateForm(FlaskForm):
 
 class FlagForm(FlaskForm):
     value = HiddenField()
+
+
+class ImageForm(FlaskForm):
+    file = FileField(_l("Image (PNG, JPEG, GIF or WebP)"), validators=[FileRequired()])

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 #: the path under which the app serves forum images; no other image source survives cleaning
 IMAGE_PREFIX = "/forums/images/"
-_IMAGE_NAME = re.compile(r"^/forums/images/[0-9a-f]{32}\.(?:png|jpg|gif|webp)$")
+_IMAGE_NAME = re.compile(r"^/forums/images/[0-9a-f]{32}\.(?:png|jpg)$")
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table") \
     .enable("strikethrough")

@@ -148,3 +148,17 @@ def can_view_question_queue(user, _obj=None) -> bool:
 
 def can_view_points(user, _obj=None) -> bool:
     return _user(user) is not None
+
+
+def can_upload_image(user, _obj=None) -> bool:
+    """Attach images to posts: anyone who takes part in a forum (a class role, an expert, or enrolled)."""
+    user = _user(user)
+    if user is None:
+        return False
+    if any(r.role in ("learner", "tutor", "class_manager", "expert") for r in user.roles):
+        return True
+    return db.session.execute(select(Enrollment.id).where(Enrollment.user_id == user.id).limit(1)).first() is not None
+
+
+def can_view_image(user, _obj=None) -> bool:
+    return _user(user) is not None

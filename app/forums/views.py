@@ -1,5 +1,5 @@
 """Forum pages: a project's boards, a board's topics, a topic with its replies, editing, moderation, Q&A queue."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -9,8 +9,9 @@ from app.common.exceptions import DomainError, NotFound
 from app.common.numbers import parse_int, query_int
 from app.courses.models import Project
 from app.extensions import db
-from app.forums import markup, permissions as perms, service
-from app.forums.forms import EditForm, FlagForm, ModerateForm, ReplyForm, ReportForm, TopicForm
+from app.common.bodies import body_limit
+from app.forums import images, markup, permissions as perms, service
+from app.forums.forms import EditForm, FlagForm, ImageForm, ModerateForm, ReplyForm, ReportForm, TopicForm
 
 bp = Blueprint("forums", __name__)
 
@@ -261,3 +262,37 @@ def questions():
         topics, next_page = service.get_question_queue(_me(), page)
     return render_template("forums/questions.html", topics=topics, next_page=next_page, page=page,
                            counts=service.reply_counts(topics))
+
+
+@bp.post("/forums/images")
+@login_required
+@body_limit("FORUM_IMAGE_MAX_BYTES", extra_bytes=64 * 1024)
+def upload_image():
+    """Store an image and go back to the page, showing the Markdown that shows it."""
+    if not perms.can_upload_image(_me()):
+        abort(403)
+    form = ImageForm()
+    back = request.form.get("next") or ""
+    if not (back.startswith("/") and not back.startswith("//") and "\\" not in back):
+        back = url_for("forums.index")
+    if not form.validate_on_submit():
+        flash(_("Choose a PNG, JPEG, GIF or WebP image."), "danger")
+        return redirect(back)
+    try:
+        url = images.check_store_image(form.file.data.stream)
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return redirect(back)
+    flash(_("Image uploaded. Copy this into your text: %(markdown)s", markdown=f"![]({url})"), "success")
+    return redirect(back)
+
+
+@bp.get("/forums/images/<name>")
+@login_required
+def image(name: str):
+    if not images.NAME.match(name):
+        abort(404)
+    response = send_from_directory(images.image_dir(), name, mimetype="image/png" if name.endswith(".png")
+                                   else "image/jpeg", max_age=86400)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response

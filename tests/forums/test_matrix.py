@@ -1,4 +1,4 @@
-"""Permission tables of every forum route, API and pages.
+"""Permission tables of every forum route, API and pages (the image routes: tests/forums/test_images.py).
 
 Columns (PERSONAS): site admin, county A admin, county B admin (another county), tutor and class manager of
 class A, tutor of class A2 (another class of the same project), learner of class A, learner of class A2
@@ -17,7 +17,7 @@ MATRIX_ENDPOINTS = {
     "forums_api.project_boards", "forums_api.board_topics", "forums_api.topic",
     "forums_api.reply", "forums_api.post", "forums_api.moderate",
     "forums_api.excellent", "forums_api.accept", "forums_api.report", "forums_api.question_queue",
-    "forums_api.my_points",
+    "forums_api.my_points", "forums_api.upload_image", "forums.upload_image", "forums.image",
     "forums.index", "forums.project_boards", "forums.board", "forums.topic", "forums.reply", "forums.moderate",
     "forums.delete_post", "forums.excellent", "forums.accept", "forums.report", "forums.edit_post", "forums.questions",
 }
