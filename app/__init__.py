@@ -178,6 +178,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.demo import demo_command
+    from app.forums.digest import register as register_forums_cli
     from app.media.cli import register as register_media_cli
     from app.notifications.cli import register as register_notifications_cli
     from app.reports.cli import register as register_reports_cli
@@ -185,5 +186,6 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     register_accounts_cli(app)
     register_media_cli(app)
+    register_forums_cli(app)
     register_reports_cli(app)
     register_notifications_cli(app)

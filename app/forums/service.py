@@ -434,10 +434,10 @@ def points_by_learner(project_id: int, user_ids: Iterable[int]) -> dict[int, int
 
 # ---------------------------------------------------------------- notifications
 def _notify(user_ids: list[int], kind: str, message: str, url: str) -> None:
-    """Tell users in the notification centre; the rows join the caller's transaction (the caller commits)."""
+    """Tell users in the notification centre (e-mail comes once a day: app.forums.digest); the caller commits."""
     from app.notifications.service import notify
 
-    notify(user_ids, kind, message[:500], url)
+    notify(user_ids, kind, message[:500], url, email=False)
 
 
 def now() -> datetime:
