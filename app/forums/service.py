@@ -286,6 +286,9 @@ def do_delete_post(user, post: ForumPost) -> ForumPost:
             ForumPost.is_deleted.is_(False)).limit(1)).first() is not None
     if post.is_answer:
         post.is_answer = False
+    for report in db.session.execute(select(ForumReport).where(ForumReport.post_id == post.id,
+                                                               ForumReport.resolved_at.is_(None))).scalars():
+        report.resolved_at = post.deleted_at  # a deleted post needs the moderators no more
     db.session.flush()
     return post
 

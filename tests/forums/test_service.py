@@ -108,6 +108,9 @@ def test_report_reaches_the_moderators(forum_world):
     tutor_page = w.pages["tutor"].get(f"/boards/{w.boards['class_a']}").get_data(as_text=True)
     learner_page = w.pages["learner"].get(f"/boards/{w.boards['class_a']}").get_data(as_text=True)
     assert "广告帖" in tutor_page and "广告帖" not in learner_page
+    call_api(w, "tutor", "DELETE", f"/api/v1/posts/{post_id}")
+    assert db.session.execute(select(ForumReport)).scalar_one().resolved_at is not None
+    assert "广告帖" not in w.pages["tutor"].get(f"/boards/{w.boards['class_a']}").get_data(as_text=True)
 
 
 def test_bad_input_is_refused_without_change(forum_world):
