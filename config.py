@@ -40,6 +40,11 @@ class Config:
 
     HEARTBEAT_INTERVAL_S = _int_env("HEARTBEAT_INTERVAL_S", 15)
 
+    # Forums: an author may edit a post this many seconds after writing it (moderators at any time).
+    FORUM_EDIT_WINDOW_S = _int_env("FORUM_EDIT_WINDOW_S", 30 * 60)
+    # Forum images: the largest upload accepted (bytes); every image is re-encoded, its metadata dropped.
+    FORUM_IMAGE_MAX_BYTES = _int_env("FORUM_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
+
     REDIS_URL = os.environ.get("REDIS_URL") or None
     HUEY_SQLITE_PATH = os.environ.get("HUEY_SQLITE_PATH", str(BASE_DIR / "instance" / "huey.db"))
     HUEY_IMMEDIATE = False

@@ -107,11 +107,12 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.context_processor(homes.nav_context)  # the navigation: the current role's home and the role switcher
     from app.reports import permissions as reports_permissions, service as reports_service
+    from app.forums import permissions as forums_permissions
 
     from app.homework import permissions as homework_permissions
 
     for module in (accounts_permissions, courses_permissions, classrooms_permissions, media_permissions,
-                   reports_permissions, homework_permissions):
+                   reports_permissions, homework_permissions, forums_permissions):
         app.context_processor(permission_helpers(module))
     # the admin's user page (an accounts page) shows the user's projects and classes
     app.context_processor(lambda: {"enrolled_projects": courses_service.get_enrolled_projects,
@@ -148,6 +149,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.homework import api as homework_api
     from app.homework import brief_views as homework_briefs
     from app.homework import views as homework_views
+    from app.forums import api as forums_api
+    from app.forums import views as forums_views
     from app.notifications import api as notifications_api
     from app.notifications import views as notifications_views
     from app.reports import views as reports_views
@@ -173,10 +176,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_views.bp)
     app.register_blueprint(homework_views.bp)
     app.register_blueprint(homework_briefs.bp)
+    app.register_blueprint(forums_views.bp)
     app.register_blueprint(notifications_views.bp)
     # The JSON API checks CSRF itself (cookie sessions only; Bearer tokens need none).
     for api_bp in (accounts_api.bp, courses_api.bp, tracking_api.bp, media_api.bp, media_stream_api.bp,
-                   classrooms_api.bp, homework_api.bp, notifications_api.bp):
+                   classrooms_api.bp, homework_api.bp, forums_api.bp, notifications_api.bp):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 
@@ -184,6 +188,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.demo import demo_command
+    from app.forums.digest import register as register_forums_cli
     from app.media.cli import register as register_media_cli
     from app.notifications.cli import register as register_notifications_cli
     from app.reports.cli import register as register_reports_cli
@@ -191,5 +196,6 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     register_accounts_cli(app)
     register_media_cli(app)
+    register_forums_cli(app)
     register_reports_cli(app)
     register_notifications_cli(app)

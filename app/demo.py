@@ -213,7 +213,63 @@ def load_demo(media_root: Path) -> None:
         second = load_second_class(project, schools[2], center)
         load_homework(project, course, cls, tutor, media_root)
         load_demo_notifications()
+        load_demo_forums(project, cls)
     load_group_history(second.id, center.id)
+
+
+def load_demo_forums(project, cls) -> None:
+    """Boards with topics, replies, an excellent post, an answered and an unanswered question (once)."""
+    from app.accounts.models import User
+    from app.forums import service as forums
+    from app.forums.models import ForumBoard, ForumPost, ForumTopic
+
+    forums.ensure_boards(project)
+    db.session.flush()
+    boards = {(b.kind, b.class_id): b for b in db.session.execute(
+        select(ForumBoard).where(ForumBoard.project_id == project.id)).scalars()}
+    if db.session.execute(select(ForumTopic.id).where(ForumTopic.board_id.in_([b.id for b in boards.values()]))
+                          .limit(1)).first():
+        return
+    users = {u.username: u for u in db.session.execute(select(User).where(User.username.in_(
+        ("tutor1", "expert1", "learner1", "learner2", "learner3", "learner4", "learner5")))).scalars()}
+    class_board = boards[("class", cls.id)]
+    course_board = next(b for (kind, _c), b in boards.items() if kind == "course")
+    qa_board = next(b for (kind, _c), b in boards.items() if kind == "qa")
+    start = clock.now() - timedelta(days=3)
+
+    def aged(post, hours):
+        """Date the post (and its topic's activity) some hours after the start: a forum with a past."""
+        post.created_at = post.topic.last_post_at = start + timedelta(hours=hours)
+        if post.is_first:
+            post.topic.created_at = post.created_at
+        return post
+
+    welcome, first = forums.do_create_topic(users["tutor1"], class_board, "欢迎来到东湖县一班研讨区",
+                                            "各位老师好！这里是我们班的研讨区。\n\n- 学习中的问题和心得都可以发在这里\n"
+                                            "- 回复时可以**引用**别人的帖子\n\n期待大家积极交流。")
+    aged(first, 0)
+    forums.do_moderate_topic(users["tutor1"], welcome, is_pinned=True)
+    aged(forums.do_reply(users["learner1"], welcome, "王老师好！我是东湖县第一小学的语文老师，很高兴和大家一起学习。"), 2)
+    good = aged(forums.do_reply(users["learner2"], welcome, "看完第一节视频，我最大的体会是：信息技术要服务于教学目标，"
+                                "而不是为了用而用。我准备在下周的阅读课上试一试分组协作的方式。", first.id), 5)
+    forums.do_mark_excellent(users["tutor1"], good, True)
+
+    topic, post = forums.do_create_topic(users["learner3"], course_board, "信息技术如何融入语文课堂？",
+                                         "想请各位老师分享一下，在低年级识字教学中，有哪些好用的信息技术手段？")
+    aged(post, 8)
+    aged(forums.do_reply(users["learner4"], topic, "我们学校用电子白板做生字卡片游戏，学生特别喜欢，课堂参与度高了不少。"), 10)
+    aged(forums.do_reply(users["tutor1"], topic, "两位老师的做法都很好。注意控制屏幕时间，留出书写练习的时间。"), 12)
+
+    question, qpost = forums.do_create_topic(users["learner1"], qa_board, "课堂录像的时长有要求吗？",
+                                             "第二单元的作业要求上传课堂录像，请问时长和格式有什么具体要求？")
+    aged(qpost, 20)
+    answer = aged(forums.do_reply(users["expert1"], question, "录像以一节完整的课为宜，40 分钟左右；"
+                                  "常见的 MP4 格式即可，清晰度 720p 就够了。"), 26)
+    forums.do_accept_answer(users["learner1"], answer)
+    _open, opost = forums.do_create_topic(users["learner5"], qa_board, "学时统计多久更新一次？",
+                                          "我昨天看完了两节视频，今天在“我的学习”里看到的学时好像没有变化，请问多久更新？")
+    aged(opost, 30)
+    db.session.flush()
 
 
 def load_demo_notifications():

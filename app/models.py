@@ -6,4 +6,5 @@ import app.tracking.models  # noqa: F401,E402
 import app.media.models  # noqa: F401,E402
 import app.reports.models  # noqa: F401,E402
 import app.homework.models  # noqa: F401,E402
+import app.forums.models  # noqa: F401,E402
 import app.notifications.models  # noqa: F401,E402

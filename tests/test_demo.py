@@ -206,18 +206,40 @@ def test_demo_history_has_group_viewings_of_the_second_class_with_attendance(app
     assert "学员51" in page
 
 
+def test_demo_forums_live_and_load_once(app, demo_media, clock):
+    from app.forums.models import ForumPost, ForumTopic
+
+    load_demo(demo_media)
+    topics = db.session.execute(select(ForumTopic)).scalars().all()
+    posts = db.session.execute(select(ForumPost)).scalars().all()
+    assert len(topics) == 4 and len(posts) == 9
+    assert any(p.is_excellent for p in posts) and any(p.is_answer for p in posts)
+    questions = [t for t in topics if t.board.kind == "qa"]
+    assert sorted(t.is_answered for t in questions) == [False, True]
+    from app.notifications.models import Notification
+
+    learner1 = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
+    assert db.session.execute(select(Notification.kind).where(Notification.user_id == learner1.id,
+                                                              Notification.kind == "qa_answer")).scalar_one()
+    load_demo(demo_media)
+    assert db.session.execute(select(func.count()).select_from(ForumPost)).scalar_one() == 9
+
+
 def test_demo_gives_learner1_notifications_once(app, demo_media, clock):
     from app.notifications.models import Notification
     from app.notifications.service import unread_count
 
     load_demo(demo_media)
     learner = db.session.execute(select(User).where(User.username == "learner1")).scalar_one()
-    assert unread_count(learner.id) == 2
+    # the demo forum adds its own (an expert answered learner1's question): count the welcome and the reminder
+    assert unread_count(learner.id) == 3
     load_demo(demo_media)
-    # learner1's two, once (the demo's homework also tells learners 4 to 6 of their grades)
+    # learner1's welcome and reminder, once (the demo's homework and forum tell others, and learner1 of an answer)
     assert db.session.execute(select(func.count()).select_from(Notification)
-                              .where(Notification.user_id == learner.id)).scalar_one() == 2
+                              .where(Notification.user_id == learner.id,
+                                     Notification.kind.in_(("system", "reminder")))).scalar_one() == 2
     client = app.test_client()
     token = Auth(client).token("learner1", "demo-learner")
     items = client.get("/api/v1/me/notifications", headers=bearer(token)).get_json()["items"]
+    items = [i for i in items if i["kind"] in ("system", "reminder")]
     assert [i["kind"] for i in items] == ["reminder", "system"] and all(i["url"] == "/learn" for i in items)

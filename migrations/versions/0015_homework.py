@@ -1,7 +1,7 @@
 """homework: assignments, submissions, files, history, class briefs
 
 Revision ID: 0015_homework
-Revises: 0012_notifications
+Revises: 0014_forums
 
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_homework'
-down_revision = "0012_notifications"
+down_revision = "0014_forums"
 branch_labels = None
 depends_on = None
 
