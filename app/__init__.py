@@ -82,6 +82,7 @@ def create_app(config: str | object | None = None) -> Flask:
     install_static_files(app)
 
     _register_template_helpers(app)
+    _register_roster_figures(app)
     return app
 
 
@@ -123,6 +124,19 @@ def _register_template_helpers(app: Flask) -> None:
 
     # the navigation's bell: the unread count, one COUNT query, only when a page shows it
     app.context_processor(lambda: {"unread_notifications": notifications_service.nav_unread_count})
+
+
+def _register_roster_figures(app: Flask) -> None:
+    """The class roster's forum and homework columns, from the features built on classes."""
+    from app.classrooms.service import register_roster_figures
+    from app.forums.service import points_by_learner
+    from app.homework.service import homework_by_learner
+
+    register_roster_figures(app, lambda project_id, ids: {
+        uid: {"forum_points": points} for uid, points in points_by_learner(project_id, ids).items()})
+    register_roster_figures(app, lambda project_id, ids: {
+        uid: {"homework_submitted": hw["submitted"], "homework_graded": hw["graded"]}
+        for uid, hw in homework_by_learner(project_id, ids).items()})
 
 
 def _register_blueprints(app: Flask) -> None:

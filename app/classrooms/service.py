@@ -308,12 +308,28 @@ def get_lagging_threshold_ms(project: Project, now: datetime) -> int:
     return rules.lag_threshold_ms(required_ms(project), share, _lag_grace_ms(project))
 
 
+#: the key under app.extensions of the roster's figure providers (register_roster_figures)
+ROSTER_FIGURES = "xueshi_roster_figures"
+
+
+def register_roster_figures(app, provider) -> None:
+    """Let a feature built on classes add figures to every roster row (forum points, homework).
+
+    `provider(project_id, user_ids) -> {user_id: {key: value}}` is called once per roster with all its
+    learners; the keys it gives replace the row's defaults. Registered from create_app, so classrooms
+    never imports the features built on it.
+    """
+    app.extensions.setdefault(ROSTER_FIGURES, []).append(provider)
+
+
 def roster(class_id: int, now: datetime | None = None) -> list[dict]:
     """The class's learners with their figures, by name: the one place the roster is assembled.
 
-    forum_points, homework_submitted and homework_graded are 0 until the forums and homework
-    features land; they fill them here.
+    forum_points, homework_submitted and homework_graded come from the providers the forums and
+    homework features register (register_roster_figures); 0 without them.
     """
+    from flask import current_app
+
     from app.common import clock
     from app.tracking.models import LessonProgress
 
@@ -350,6 +366,10 @@ def roster(class_id: int, now: datetime | None = None) -> list[dict]:
             "last_active_at": last if ms else None,
             "is_lagging": ms < threshold,
         })
+    for provider in current_app.extensions.get(ROSTER_FIGURES, ()):
+        extra = provider(project.id, ids) if ids else {}
+        for item in items:
+            item.update(extra.get(item["user_id"], {}))
     return items
 
 

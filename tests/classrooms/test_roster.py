@@ -55,7 +55,7 @@ def test_roster_api_answers_every_key_and_the_lagging_flag(client, klass):
     assert by_name["bob"]["credited_s"] == 600 and by_name["bob"]["complete_lessons"] == 1
     assert by_name["bob"]["learning_hours"] == pytest.approx(0.2)
     assert by_name["ann"]["last_active_at"] is None and by_name["bob"]["last_active_at"]
-    assert all(r["forum_points"] == 0 and r["homework_submitted"] == 0 and r["homework_graded"] == 0 for r in rows)
+    assert all(r["forum_points"] == 0 and r["homework_submitted"] == 0 and r["homework_graded"] == 0 for r in rows)  # none yet
     # day 41 of 100 (2026-03-10): pace 10 h × 45 min × 41% = 184.5 min, grace 7 days' worth = 31.5 min → 153 min
     from app.classrooms.service import get_lagging_threshold_ms
     from app.common import clock
@@ -131,3 +131,25 @@ def test_lagging_list_of_an_org_subtree(app, klass, make_user, org_tree):
     client, _csrf = signed_in(app, admin)
     page = client.get(f"/projects/{klass['project'].id}/lagging").get_data(as_text=True)
     assert page.count('data-testid="lagging-row"') == 3
+
+
+def test_roster_counts_forum_points_and_homework(client, klass, api_token):
+    """A topic on the class board earns 2 points; a submitted answer counts as handed in, not yet graded."""
+    from tests.homework.conftest import make_assignment
+
+    ann = bearer(api_token(klass["people"]["ann"]))
+    boards = client.get(f"/api/v1/projects/{klass['project'].id}/boards", headers=ann).get_json()
+    board = next(b for b in boards if b["kind"] == "class")
+    topic = client.post(f"/api/v1/boards/{board['id']}/topics", headers=ann,
+                        json={"title": "我的教学反思", "body": "这节课让我想到，课堂提问要给学生留出思考的时间。"})
+    assert topic.status_code == 201, topic.get_json()
+    assignment = make_assignment(klass["project"], klass["manager"], class_id=klass["cls"].id,
+                                 accepts_files=False)
+    handed = client.post(f"/api/v1/assignments/{assignment.id}/submissions", headers=ann,
+                         data={"text": "我的作业答案", "submit": "true"}, content_type="multipart/form-data")
+    assert handed.status_code == 201, handed.get_json()
+    rows = client.get(f"/api/v1/classes/{klass['cls'].id}/roster", headers=klass["headers"]).get_json()
+    by_name = {r["display_name"]: r for r in rows}
+    assert (by_name["ann"]["forum_points"], by_name["ann"]["homework_submitted"], by_name["ann"]["homework_graded"]) \
+        == (2, 1, 0)
+    assert (by_name["bob"]["forum_points"], by_name["bob"]["homework_submitted"]) == (0, 0)
