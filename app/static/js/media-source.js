@@ -644,7 +644,8 @@
       self.index = index;
       self.current = self.renditions[index];
       v.setAttribute('data-rendition', self.current.label || '');
-      self.setSource(self.current.url);
+      return self.setSource(self.current.url);
+    }).then(function () {
       self.renderSwitch();
       self.scheduleRenewal();
       self.emit('ready', {rendition: self.current, bandwidth: self.bandwidth});
@@ -724,7 +725,7 @@
      fragmented rendition with an index, else as plain src (older renditions,
      WeChat on iOS, after a Media Source failure). The element's data-source is
      the signed URL playing (its currentSrc is a blob: URL with Media Source);
-     data-delivery says "mse" or "progressive". */
+     data-delivery says "mse" or "progressive". Resolves once the element has its source. */
   Source.prototype.setSource = function (url) {
     var v = this.video;
     var self = this;
@@ -741,9 +742,9 @@
     };
     var key = url.split('?')[0];
     this.heads = this.heads || {};
-    if (!mseAvailable() || this.mseBroken || this.heads[key] === null) { progressive(); return; }
+    if (!mseAvailable() || this.mseBroken || this.heads[key] === null) { progressive(); return Promise.resolve(); }
     var known = this.heads[key];
-    (known ? Promise.resolve(known) : readHead(url)).then(function (head) {
+    return (known ? Promise.resolve(known) : readHead(url)).then(function (head) {
       self.heads[key] = head;
       if (token !== self.sourceToken) { return; }
       if (!head || !MediaSource.isTypeSupported(head.mime)) { progressive(); return; }
