@@ -44,6 +44,14 @@
  * the source reloaded at the same position; a 403/410 (or any network error)
  * on the media fetches fresh URLs and seeks back.
  *
+ * Read-ahead: where the browser has Media Source and the rendition is a
+ * fragmented MP4 with a sidx index (what the transcoder makes), the element
+ * plays a MediaSource fed by HTTP Range requests for the fragments it is about
+ * to play, at most about 60 s ahead of currentTime (see MseLoader below);
+ * else (older faststart renditions, WeChat on iOS, any Media Source error)
+ * it plays the signed URL as plain src. The element's data-delivery says
+ * "mse" or "progressive"; data-source is the signed URL playing.
+ *
  * Plain ES2017, no library, no build step.
  */
 (function () {
@@ -247,6 +255,7 @@
   var REQUEST_S = 8;                // one range request covers about this much once playback runs
   var HEAD_BYTES = 16384;           // first request: ftyp + moov + sidx of a short lesson
   var HEAD_MAX_BYTES = 1 << 20;     // a head this large is not a fragmented rendition of ours
+  var INIT_MAX_BYTES = 65536;       // nor is a moov this large (a faststart file's sample tables)
   var FETCH_RETRIES = 2;
 
   function mseAvailable() {
@@ -361,8 +370,10 @@
         var top = boxesIn(b, 0, b.length);
         if (!top.length || top[0].type !== 'ftyp' || !top[1] || top[1].type !== 'moov') { return null; }
         var moov = top[1];
-        var need = moov.end;
-        if (top[2]) { need = top[2].end; }
+        // A fragmented rendition's moov holds no samples (~2 KB); a large one is a faststart file's.
+        if (moov.end > INIT_MAX_BYTES) { return null; }
+        if (top[2] && top[2].type !== 'sidx') { return null; }
+        var need = top[2] ? top[2].end : moov.end + 4096;
         if (need > b.length && buf.byteLength >= bytes - 1) {
           // The moov or the sidx goes on: ask once more for all of it (a long lesson's index).
           if (tries > 0 || need > HEAD_MAX_BYTES) { return null; }
