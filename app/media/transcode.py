@@ -5,7 +5,8 @@ needed, set to a constant frame rate and `split` to every rung; each rung is
 scaled by its short side (so portrait works), never upscaled, to even
 dimensions with square pixels (rotation is baked in by ffmpeg's autorotate and
 the sample aspect by scaling to the display size), and encoded as H.264 with
-a capped bitrate, a keyframe every 2 s, stereo AAC and `+faststart`.
+a capped bitrate, a keyframe every 2 s, stereo AAC, as fragmented MP4 (a fragment per
+keyframe, with a `sidx` index up front: see FRAGMENTED_MP4).
 An audio-only source becomes one AAC `.m4a` plus a poster (its cover art, or a
 picture of its waveform) in one command too.
 
@@ -215,6 +216,16 @@ def _audio_args(source_rate: int | None, bitrate: int) -> list[str]:
     return args
 
 
+#: Fragmented MP4 for the Media Source player: the moov (no samples) first, then one fragment
+#: (moof + mdat) per keyframe, i.e. every 2 s, and a `sidx` per track right after the moov that
+#: maps time to byte ranges, so the player fetches only the fragments it is about to play.
+#: Plain `video.src` plays the same file (fallback without Media Source).
+FRAGMENTED_MP4 = ("-movflags", "+frag_keyframe+empty_moov+default_base_moof+global_sidx")
+#: audio has no keyframes to cut at (every frame is one): a fragment every 2 s
+FRAGMENTED_AUDIO = ("-movflags", "+empty_moov+default_base_moof+global_sidx")
+AUDIO_FRAGMENT_US = 2_000_000
+
+
 def part_name(filename: str) -> str:
     return filename + ".part"
 
@@ -248,7 +259,7 @@ def ladder_command(source: Path, probe: ProbeResult, targets: list[Target], out_
             "-g", str(gop), "-keyint_min", str(min(gop, max(1, gop // 2))),
             "-force_key_frames", "expr:gte(t,n_forced*2)",
             "-map_metadata", "-1", "-map_chapters", "-1", "-sn", "-dn",
-            "-max_muxing_queue_size", "4096", "-movflags", "+faststart", "-f", "mp4",
+            "-max_muxing_queue_size", "4096", *FRAGMENTED_MP4, "-f", "mp4",
             str(out_dir / part_name(target.filename)),
         ]
     return cmd
@@ -275,8 +286,8 @@ def audio_command(source: Path, probe: ProbeResult, out_dir: Path, tools: Tools)
     return [
         tools.ffmpeg, *_common_args(), *_input_args(source, probe), "-filter_complex", picture,
         "-map", f"0:{audio.index}", "-vn", *_audio_args(audio.sample_rate, AUDIO_ONLY_BITRATE),
-        "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart", "-f", "mp4",
-        str(out_dir / part_name("audio.m4a")),
+        "-map_metadata", "-1", "-map_chapters", "-1", *FRAGMENTED_AUDIO, "-frag_duration", str(AUDIO_FRAGMENT_US),
+        "-f", "mp4", str(out_dir / part_name("audio.m4a")),
         "-map", "[poster]", *image, str(out_dir / part_name("poster.jpg")),
         "-map", "[thumb]", *image, str(out_dir / part_name("thumb.jpg")),
     ]

@@ -254,7 +254,8 @@ def test_auto_mode_steps_down_after_repeated_stalls(page, live_server, room):
     }""", {"lessonId": room["lesson"].id, "projectId": room["project"].id})
     assert page.evaluate("window.firstLabel") == "360p"
     page.wait_for_function("() => window.autoController.current.label === '240p'", timeout=45000)
-    assert "/240p.mp4" in page.eval_on_selector("#auto-video", "v => v.getAttribute('src')")
+    # data-source: the signed URL playing, whether through plain src or Media Source (then src is a blob: URL)
+    assert "/240p.mp4" in page.eval_on_selector("#auto-video", "v => v.getAttribute('data-source')")
     page.wait_for_function("() => document.getElementById('auto-video').currentTime > 0.5")  # and it plays on
 
 
@@ -276,3 +277,109 @@ def test_a_pdf_lesson_is_shown_full_screen(page, live_server, room, app, make_co
     expect(frame).to_be_visible()
     expect(frame).to_have_attribute("src", re.compile(rf"^/media/s/{key}\?md5=[\w-]+&expires=\d+$"))
     expect(page.locator("[data-pj=bar]")).to_be_hidden()
+
+
+# --- fragmented renditions (what the transcoder makes now): played through Media Source ----------------
+
+FRAGMENTED = ["-movflags", "+frag_keyframe+empty_moov+default_base_moof+global_sidx"]
+
+
+@pytest.fixture(scope="module")
+def fragmented_clips(tmp_path_factory):
+    """The same two renditions as `clips`, 24 s long, as fragmented MP4 with a sidx (a fragment per 2 s keyframe)."""
+    out = tmp_path_factory.mktemp("fragmented")
+    for label, (w, h, _) in RUNGS.items():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate=25:duration=24",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=24",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "50",
+             "-force_key_frames", "expr:gte(t,n_forced*2)", "-c:a", "aac", "-b:a", "64k", "-shortest",
+             *FRAGMENTED, str(out / f"{label}.mp4")],
+            check=True,
+        )
+    return out
+
+
+@pytest.fixture
+def fragmented_room(app, room, fragmented_clips):
+    """`room` with its renditions replaced by the fragmented ones."""
+    asset = db.session.query(MediaAsset).filter_by(lesson_id=room["lesson"].id).one()
+    for rendition in asset.renditions:
+        data = (fragmented_clips / f"{rendition.label}.mp4").read_bytes()
+        (Path(app.config["MEDIA_ROOT"]) / rendition.storage_key).write_bytes(data)
+        rendition.size_bytes, rendition.duration_s = len(data), 24
+    db.session.commit()
+    return room
+
+
+def _source(page) -> str:
+    return page.eval_on_selector("[data-testid=video]", "v => v.getAttribute('data-source')")
+
+
+@pytest.mark.config(MEDIA_URL_TTL_S=6)
+def test_fragmented_renditions_play_through_media_source(page, live_server, fragmented_room):
+    ranges = []
+    page.on("request", lambda r: ranges.append(r.headers.get("range")) if "/media/s/" in r.url and ".mp4" in r.url
+            else None)
+    open_projector(page, live_server, fragmented_room)
+    video = page.locator("[data-testid=video]")
+    expect(video).to_have_attribute("data-delivery", "mse")
+    assert page.eval_on_selector("[data-testid=video]", "v => v.currentSrc").startswith("blob:")
+    first = _source(page)
+    page.click("[data-testid=start]")
+    wait_playing_past(page, 1.0)
+    assert all(r and r.startswith("bytes=") and not r.endswith("-") for r in ranges), ranges  # explicit ranges only
+
+    # A seek fetches the fragment that holds the target, and playing goes on from there.
+    page.eval_on_selector("[data-testid=video]", "v => { v.currentTime = 15; }")
+    wait_playing_past(page, 15.5)
+
+    # Renewal (a quarter of the 6 s TTL before expiry) swaps the URL of the next range requests: no reload.
+    page.wait_for_function(f"() => document.querySelector('[data-testid=video]').getAttribute('data-source') !== {first!r}",
+                           timeout=10000)
+    renewed = _source(page)
+    assert int(parse_qs(urlsplit(renewed).query)["expires"][0]) > int(parse_qs(urlsplit(first).query)["expires"][0])
+    assert "/360p.mp4" in renewed
+    assert page.eval_on_selector("[data-testid=video]", "v => v.currentTime") > 15
+
+    # A quality switch keeps the position, still through Media Source.
+    position = video_time(page)
+    page.locator("[data-testid=quality]").select_option("0")
+    page.wait_for_function(
+        "p => { const v = document.querySelector('[data-testid=video]');"
+        " return v.getAttribute('data-source').includes('/240p.mp4') && v.readyState >= 2 && !v.paused"
+        " && v.currentTime >= p - 0.5; }", arg=position, timeout=15000)
+    expect(video).to_have_attribute("data-rendition", "240p")
+    expect(video).to_have_attribute("data-delivery", "mse")
+
+
+def test_a_410_on_a_fragment_fetches_fresh_urls_and_plays_on(page, live_server, fragmented_room):
+    api_calls, refused = [], []
+    page.on("request", lambda r: api_calls.append(r.url) if "/api/v1/lessons/" in r.url else None)
+
+    def expire_first_fragment(route):
+        # The head (bytes=0-…) passes; the first fragment's range request finds the URL expired (410) once.
+        if not refused and not (route.request.headers.get("range") or "").startswith("bytes=0-"):
+            refused.append(route.request.headers.get("range"))
+            route.fulfill(status=410, body="gone")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/media/s/.*\.mp4.*"), expire_first_fragment)
+    open_projector(page, live_server, fragmented_room)
+    page.click("[data-testid=start]")
+    wait_playing_past(page, 1.0)
+    assert refused, "no fragment was refused"
+    assert len(api_calls) == 2, api_calls  # the first load, then fresh URLs after the 410
+    expect(page.locator("[data-testid=video]")).to_have_attribute("data-delivery", "mse")
+
+
+def test_without_media_source_a_fragmented_rendition_plays_through_src(page, live_server, fragmented_room):
+    page.add_init_script("delete window.MediaSource;")
+    open_projector(page, live_server, fragmented_room)
+    expect(page.locator("[data-testid=video]")).to_have_attribute("data-delivery", "progressive")
+    page.click("[data-testid=start]")
+    wait_playing_past(page, 1.0)
+    page.eval_on_selector("[data-testid=video]", "v => { v.currentTime = 15; }")
+    wait_playing_past(page, 15.5)
+    assert "/360p.mp4" in page.eval_on_selector("[data-testid=video]", "v => v.currentSrc")

@@ -91,7 +91,7 @@ def test_one_process_decodes_once_and_splits_to_every_rung(zoo, media_tools, tmp
     graph = cmd[cmd.index("-filter_complex") + 1]
     assert "split=4" in graph and "bwdif" not in graph
     assert graph.count("setsar=1") == 4
-    assert cmd.count("libx264") == 4 and cmd.count("+faststart") == 4
+    assert cmd.count("libx264") == 4 and cmd.count("+frag_keyframe+empty_moov+default_base_moof+global_sidx") == 4
     assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "-maxrate"] == ["300000", "600000", "1800000", "3500000"]
     assert cmd.count("expr:gte(t,n_forced*2)") == 4
     assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "-ac"] == ["2"] * 4
@@ -172,7 +172,10 @@ def test_zoo_source_gives_playable_renditions(zoo, zoo_outputs, media_tools, nam
     for rendition in result.renditions:
         again = probe_file(rendition.path, media_tools, check_tail=False)  # playable: re-probed from disk
         assert again.duration_s == pytest.approx(case.duration_s, abs=0.3)
-        assert _top_level_boxes(rendition.path).index(b"moov") < _top_level_boxes(rendition.path).index(b"mdat")
+        boxes = _top_level_boxes(rendition.path)
+        # fragmented for the Media Source player: the init segment, the index, then fragments
+        assert boxes[:3] == [b"ftyp", b"moov", b"sidx"] and b"moof" in boxes
+        assert boxes.index(b"moof") < boxes.index(b"mdat")
         if case.kind == "video":
             video = again.video
             assert video.codec_name == "h264" and video.pix_fmt == "yuv420p"
@@ -225,6 +228,8 @@ def test_keyframes_every_two_seconds(tmp_path, media_tools, fast_settings):
     result = transcode(source, probe, tmp_path / "work", settings=fast_settings, tools=media_tools)
     times = _keyframe_times(media_tools.ffprobe or "ffprobe", result.renditions[0].path)
     assert times[:3] == pytest.approx([0.0, 2.0, 4.0], abs=0.05)
+    # one fragment per keyframe: the Media Source player fetches 2 s at a time
+    assert _top_level_boxes(result.renditions[0].path).count(b"moof") == 3
 
 
 @pytest.mark.parametrize("name", BROKEN)

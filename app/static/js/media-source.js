@@ -44,6 +44,14 @@
  * the source reloaded at the same position; a 403/410 (or any network error)
  * on the media fetches fresh URLs and seeks back.
  *
+ * Read-ahead: where the browser has Media Source and the rendition is a
+ * fragmented MP4 with a sidx index (what the transcoder makes), the element
+ * plays a MediaSource fed by HTTP Range requests for the fragments it is about
+ * to play, at most about 60 s ahead of currentTime (see MseLoader below);
+ * else (older faststart renditions, WeChat on iOS, any Media Source error)
+ * it plays the signed URL as plain src. The element's data-delivery says
+ * "mse" or "progressive"; data-source is the signed URL playing.
+ *
  * Plain ES2017, no library, no build step.
  */
 (function () {
@@ -233,6 +241,343 @@
     return text;
   }
 
+  /* ------------------------------------------------------------ Media Source
+     Renditions are fragmented MP4 (ftyp, moov without samples, a sidx per
+     track, then a moof+mdat fragment per keyframe, every 2 s). The loader
+     reads the head of the file (one small range request), appends the init
+     segment (ftyp+moov) to a SourceBuffer and then fetches fragments by HTTP
+     Range, so that at most AHEAD_S seconds are buffered ahead of currentTime.
+     Any other file (an older faststart rendition), a browser without Media
+     Source, or a codec it refuses plays through plain `video.src`. */
+
+  var AHEAD_S = 60;                 // buffered ahead of currentTime, at most (plus one request)
+  var BEHIND_S = 30;                // buffer kept behind currentTime; older is removed
+  var REQUEST_S = 8;                // one range request covers about this much once playback runs
+  var HEAD_BYTES = 16384;           // first request: ftyp + moov + sidx of a short lesson
+  var HEAD_MAX_BYTES = 1 << 20;     // a head this large is not a fragmented rendition of ours
+  var INIT_MAX_BYTES = 65536;       // nor is a moov this large (a faststart file's sample tables)
+  var FETCH_RETRIES = 2;
+
+  function mseAvailable() {
+    return !!(window.MediaSource && typeof window.MediaSource.isTypeSupported === 'function' && window.URL &&
+              URL.createObjectURL);
+  }
+
+  function u32(b, o) { return b[o] * 16777216 + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3]; }
+  function fourcc(b, o) { return String.fromCharCode(b[o], b[o + 1], b[o + 2], b[o + 3]); }
+  function hex2(n) { return (n < 16 ? '0' : '') + n.toString(16); }
+
+  /* The boxes in b[from, to): [{type, start, body, end}]; the last may end past the data. */
+  function boxesIn(b, from, to) {
+    var out = [];
+    var o = from;
+    while (o + 8 <= to) {
+      var size = u32(b, o);
+      var header = 8;
+      if (size === 1) {
+        if (o + 16 > to) { break; }
+        size = u32(b, o + 8) * 4294967296 + u32(b, o + 12);
+        header = 16;
+      }
+      if (size < header) { break; }
+      out.push({type: fourcc(b, o + 4), start: o, body: o + header, end: o + size});
+      o += size;
+    }
+    return out;
+  }
+
+  function childOf(b, box, type, skip) {
+    var list = boxesIn(b, box.body + (skip || 0), Math.min(box.end, b.length));
+    for (var i = 0; i < list.length; i++) { if (list[i].type === type) { return list[i]; } }
+    return null;
+  }
+
+  function pathOf(b, box, types) {
+    for (var i = 0; box && i < types.length; i++) { box = childOf(b, box, types[i]); }
+    return box;
+  }
+
+  /* The RFC 6381 codec string of each track of the moov (null: one we do not know). */
+  function codecsOf(b, moov) {
+    var codecs = [];
+    var video = false;
+    boxesIn(b, moov.body, moov.end).forEach(function (trak) {
+      if (trak.type !== 'trak') { return; }
+      var stsd = pathOf(b, trak, ['mdia', 'minf', 'stbl', 'stsd']);
+      var entry = stsd && boxesIn(b, stsd.body + 8, stsd.end)[0];
+      if (!entry) { codecs.push(null); return; }
+      if (entry.type === 'avc1' || entry.type === 'avc3') {
+        var avcC = childOf(b, entry, 'avcC', 78);  // after the visual sample entry's fields
+        if (!avcC) { codecs.push(null); return; }
+        video = true;
+        codecs.push(entry.type + '.' + hex2(b[avcC.body + 1]) + hex2(b[avcC.body + 2]) + hex2(b[avcC.body + 3]));
+      } else if (entry.type === 'mp4a') {
+        codecs.push('mp4a.40.2');  // AAC-LC: ffmpeg's encoder makes nothing else
+      } else {
+        codecs.push(null);
+      }
+    });
+    if (!codecs.length || codecs.indexOf(null) >= 0) { return null; }
+    return (video ? 'video' : 'audio') + '/mp4; codecs="' + codecs.join(',') + '"';
+  }
+
+  /* The fragments a sidx lists: [{start, end (exclusive), t0, t1}] in bytes and seconds. */
+  function fragmentsOf(b, sidx) {
+    var v = b[sidx.body];
+    var o = sidx.body + 8;  // version+flags, reference_ID
+    var timescale = u32(b, o);
+    var ept, first;
+    if (v === 0) {
+      ept = u32(b, o + 4); first = u32(b, o + 8); o += 12;
+    } else {
+      ept = u32(b, o + 4) * 4294967296 + u32(b, o + 8);
+      first = u32(b, o + 12) * 4294967296 + u32(b, o + 16);
+      o += 20;
+    }
+    var count = (b[o + 2] << 8) + b[o + 3];
+    o += 4;
+    if (!timescale || !count) { return null; }
+    var pos = sidx.end + first;
+    var t = ept;
+    var out = [];
+    for (var i = 0; i < count; i++, o += 12) {
+      var ref = u32(b, o);
+      if (ref >= 2147483648) { return null; }  // a sidx of sidxes: not what we make
+      var size = ref;
+      var dur = u32(b, o + 4);
+      out.push({start: pos, end: pos + size, t0: t / timescale, t1: (t + dur) / timescale});
+      pos += size;
+      t += dur;
+    }
+    return out;
+  }
+
+  function rangeFetch(url, from, to, signal) {
+    return fetch(url, {credentials: 'same-origin', cache: 'no-store', signal: signal,
+                       headers: {'Range': 'bytes=' + from + '-' + (to - 1)}})
+      .then(function (rv) {
+        if (rv.status !== 206) { throw httpError(rv.status, rv.status === 200 ? 'no_range' : undefined); }
+        return rv.arrayBuffer();
+      });
+  }
+
+  /* Read the head of a rendition; resolves {init, fragments, mime, duration} for a
+     fragmented MP4 with an index, null for anything else. */
+  function readHead(url) {
+    var attempt = function (bytes, tries) {
+      return rangeFetch(url, 0, bytes).then(function (buf) {
+        var b = new Uint8Array(buf);
+        var top = boxesIn(b, 0, b.length);
+        if (!top.length || top[0].type !== 'ftyp' || !top[1] || top[1].type !== 'moov') { return null; }
+        var moov = top[1];
+        // A fragmented rendition's moov holds no samples (~2 KB); a large one is a faststart file's.
+        if (moov.end > INIT_MAX_BYTES) { return null; }
+        if (top[2] && top[2].type !== 'sidx') { return null; }
+        var need = top[2] ? top[2].end : moov.end + 4096;
+        if (need > b.length && buf.byteLength >= bytes - 1) {
+          // The moov or the sidx goes on: ask once more for all of it (a long lesson's index).
+          if (tries > 0 || need > HEAD_MAX_BYTES) { return null; }
+          return attempt(need, tries + 1);
+        }
+        if (!childOf(b, moov, 'mvex') || !top[2] || top[2].type !== 'sidx' || top[2].end > b.length) { return null; }
+        var mime = codecsOf(b, moov);
+        var fragments = fragmentsOf(b, top[2]);
+        if (!mime || !fragments) { return null; }
+        return {init: b.slice(0, moov.end), fragments: fragments, mime: mime,
+                duration: fragments[fragments.length - 1].t1};
+      });
+    };
+    return attempt(HEAD_BYTES, 0);
+  }
+
+  /* Plays one fragmented rendition through a MediaSource. hooks.url() gives the
+     current signed URL (renewal swaps it without a reload); hooks.expired(err)
+     when the server refuses it (403/410) or the network keeps failing;
+     hooks.broken(err) when Media Source cannot go on (then: plain src). */
+  function MseLoader(video, head, hooks) {
+    this.video = video;
+    this.head = head;
+    this.hooks = hooks;
+    this.appended = {};
+    this.busy = false;
+    this.closed = false;
+    this.failures = 0;
+    this.inflight = null;
+    this.listeners = [];
+    this.bytes = 0;
+  }
+
+  MseLoader.prototype.start = function () {
+    var self = this;
+    var ms = new MediaSource();
+    this.ms = ms;
+    this.objectUrl = URL.createObjectURL(ms);
+    ms.addEventListener('sourceopen', function () {
+      if (self.closed || self.sb) { return; }
+      try {
+        ms.duration = self.head.duration;
+        self.sb = ms.addSourceBuffer(self.head.mime);
+      } catch (e) { self.fail(e); return; }
+      self.sb.addEventListener('error', function () { self.fail(new Error('SourceBuffer error')); });
+      self.append(self.head.init).then(function () { self.pump(); }, function (e) { self.fail(e); });
+    });
+    var pump = function () { self.pump(); };
+    ['timeupdate', 'seeking', 'playing', 'play'].forEach(function (type) {
+      self.video.addEventListener(type, pump);
+      self.listeners.push([type, pump]);
+    });
+    this.video.src = this.objectUrl;
+  };
+
+  MseLoader.prototype.close = function () {
+    var self = this;
+    this.closed = true;
+    if (this.inflight && this.inflight.controller) { this.inflight.controller.abort(); }
+    this.listeners.forEach(function (l) { self.video.removeEventListener(l[0], l[1]); });
+    this.listeners = [];
+    if (this.objectUrl) { URL.revokeObjectURL(this.objectUrl); }
+  };
+
+  MseLoader.prototype.fail = function (err) {
+    if (this.closed) { return; }
+    this.close();
+    this.hooks.broken(err);
+  };
+
+  MseLoader.prototype.wait = function () {
+    var sb = this.sb;
+    return new Promise(function (resolve, reject) {
+      var done = function () { sb.removeEventListener('updateend', done); sb.removeEventListener('error', bad); resolve(); };
+      var bad = function () { sb.removeEventListener('updateend', done); sb.removeEventListener('error', bad); reject(new Error('append failed')); };
+      sb.addEventListener('updateend', done);
+      sb.addEventListener('error', bad);
+    });
+  };
+
+  MseLoader.prototype.append = function (data) {
+    var self = this;
+    if (this.closed) { return Promise.resolve(); }
+    var done = this.wait();
+    try {
+      this.sb.appendBuffer(data);
+    } catch (e) {
+      if (e && e.name === 'QuotaExceededError' && !this.retried) {
+        // The browser's buffer is full: drop what is behind and try once more.
+        this.retried = true;
+        return this.trim(true).then(function () { return self.append(data); });
+      }
+      return Promise.reject(e);
+    }
+    this.retried = false;
+    return done;
+  };
+
+  /* Remove buffer far behind (and far ahead, after a seek back) of currentTime. */
+  MseLoader.prototype.trim = function (hard) {
+    var sb = this.sb;
+    if (this.closed || !sb || sb.updating) { return Promise.resolve(); }
+    var t = this.video.currentTime;
+    var b = sb.buffered;
+    if (!b.length) { return Promise.resolve(); }
+    var behind = t - (hard ? 5 : BEHIND_S);
+    var ahead = t + AHEAD_S + REQUEST_S + 4;
+    var self = this;
+    var forget = function (from, to) {
+      self.head.fragments.forEach(function (f, i) { if (f.t0 >= from && f.t1 <= to) { delete self.appended[i]; } });
+    };
+    if (b.start(0) < behind - (hard ? 0 : 10)) {
+      forget(0, behind);
+      sb.remove(0, behind);
+      return this.wait();
+    }
+    if (b.end(b.length - 1) > ahead + 10) {
+      forget(ahead, Infinity);
+      sb.remove(ahead, Infinity);
+      return this.wait();
+    }
+    return Promise.resolve();
+  };
+
+  MseLoader.prototype.isBuffered = function (i) {
+    if (!this.appended[i]) { return false; }
+    var f = this.head.fragments[i];
+    var mid = (f.t0 + f.t1) / 2;
+    var b = this.sb.buffered;
+    for (var k = 0; k < b.length; k++) { if (b.start(k) <= mid && mid <= b.end(k)) { return true; } }
+    return false;
+  };
+
+  /* Index of the fragment that holds time t. */
+  MseLoader.prototype.indexAt = function (t) {
+    var list = this.head.fragments;
+    for (var i = 0; i < list.length; i++) { if (t < list[i].t1) { return i; } }
+    return list.length - 1;
+  };
+
+  /* Fetch what is missing of the next AHEAD_S seconds, one range request at a time. */
+  MseLoader.prototype.pump = function () {
+    if (this.closed || !this.sb) { return; }
+    var self = this;
+    var v = this.video;
+    var t = v.currentTime;
+    var list = this.head.fragments;
+    var first = this.indexAt(t);
+    var i = first;
+    while (i < list.length && this.isBuffered(i)) { i++; }
+    if (this.inflight && v.seeking && (first < this.inflight.from || first > this.inflight.to) && !this.isBuffered(first)) {
+      // A seek away from the bytes on their way: fetch the fragment that holds the target instead.
+      if (this.inflight.controller) { this.inflight.controller.abort(); }
+      this.inflight = null;
+      this.busy = false;
+    }
+    if (this.busy || this.sb.updating) { return; }
+    if (i >= list.length) {
+      if (this.ms.readyState === 'open' && v.duration - t < AHEAD_S + REQUEST_S) {
+        try { this.ms.endOfStream(); } catch (e) { /* already ended */ }
+      }
+      this.trim(false);
+      return;
+    }
+    if (list[i].t0 - t >= AHEAD_S) { this.trim(false); return; }
+    // Right after a start or a seek one fragment (fast first frame); then about REQUEST_S at a time.
+    var span = list[i].t0 - t < 4 ? 0 : REQUEST_S;
+    var j = i;
+    while (j + 1 < list.length && !this.appended[j + 1] && list[j + 1].t1 - list[i].t0 <= span &&
+           list[j + 1].t0 - t < AHEAD_S) { j++; }
+    var controller = window.AbortController ? new AbortController() : null;
+    var job = {from: i, to: j, controller: controller};
+    this.inflight = job;
+    this.busy = true;
+    rangeFetch(this.hooks.url(), list[i].start, list[j].end, controller ? controller.signal : undefined)
+      .then(function (buf) {
+        if (self.inflight !== job || self.closed) { return null; }
+        self.bytes += buf.byteLength;
+        return self.append(buf).then(function () {
+          for (var k = job.from; k <= job.to; k++) { self.appended[k] = true; }
+          self.failures = 0;
+        });
+      })
+      .then(function () {
+        if (self.inflight !== job) { return; }
+        self.inflight = null;
+        self.busy = false;
+        return self.trim(false).then(function () { self.pump(); });
+      }, function (err) {
+        if (self.inflight !== job || self.closed) { return; }
+        self.inflight = null;
+        self.busy = false;
+        if (err && (err.status === 403 || err.status === 410)) { self.close(); self.hooks.expired(err); return; }
+        if (err && err.code === 'no_range') { self.fail(err); return; }
+        if (err && err.name && err.name !== 'TypeError' && err.name !== 'AbortError' && !err.status) {
+          self.fail(err);  // the SourceBuffer refused the bytes
+          return;
+        }
+        self.failures += 1;
+        if (self.failures > FETCH_RETRIES) { self.close(); self.hooks.expired(err); return; }
+        setTimeout(function () { self.pump(); }, 1000 * self.failures);
+      });
+  };
+
   function Source(video, options, media) {
     this.video = video;
     this.options = options;
@@ -272,7 +617,11 @@
     this.on(v, 'timeupdate', function () {
       if (!self.reloading && v.currentTime > 0) { self.lastPosition = v.currentTime; }
     });
-    this.on(v, 'error', function () { self.onError(); });
+    this.on(v, 'error', function () {
+      // An error of the element while Media Source plays: go on with plain src.
+      if (self.loader) { self.closeLoader(); self.mseBroken = true; }
+      self.onError();
+    });
     this.on(v, 'waiting', function () { self.onStall(); });
     this.on(document, 'visibilitychange', function () {
       // Timers sleep in background tabs: renew at once if time ran out meanwhile.
@@ -306,7 +655,8 @@
       self.index = index;
       self.current = self.renditions[index];
       v.setAttribute('data-rendition', self.current.label || '');
-      v.src = self.current.url;
+      return self.setSource(self.current.url);
+    }).then(function () {
       self.renderSwitch();
       self.scheduleRenewal();
       self.emit('ready', {rendition: self.current, bandwidth: self.bandwidth});
@@ -378,9 +728,58 @@
       self.pendingCleanup = function () { cleanup(); resolve(); };
       v.addEventListener('loadedmetadata', onMeta);
       v.addEventListener('seeked', onSeeked);
+      self.setSource(url);
+    });
+  };
+
+  /* Play `url`: through Media Source when the browser has it and the file is a
+     fragmented rendition with an index, else as plain src (older renditions,
+     WeChat on iOS, after a Media Source failure). The element's data-source is
+     the signed URL playing (its currentSrc is a blob: URL with Media Source);
+     data-delivery says "mse" or "progressive". Resolves once the element has its source. */
+  Source.prototype.setSource = function (url) {
+    var v = this.video;
+    var self = this;
+    var token = (this.sourceToken || 0) + 1;
+    this.sourceToken = token;
+    this.closeLoader();
+    this.sourceUrl = url;
+    v.setAttribute('data-source', url);
+    var progressive = function () {
+      if (token !== self.sourceToken) { return; }
+      v.setAttribute('data-delivery', 'progressive');
       v.src = url;
       v.load();
-    });
+    };
+    var key = url.split('?')[0];
+    this.heads = this.heads || {};
+    if (!mseAvailable() || this.mseBroken || this.heads[key] === null) { progressive(); return Promise.resolve(); }
+    var known = this.heads[key];
+    return (known ? Promise.resolve(known) : readHead(url)).then(function (head) {
+      self.heads[key] = head;
+      if (token !== self.sourceToken) { return; }
+      if (!head || !MediaSource.isTypeSupported(head.mime)) { progressive(); return; }
+      var loader = new MseLoader(v, head, {
+        url: function () { return self.sourceUrl; },
+        expired: function () { if (self.loader === loader) { self.loader = null; self.onError(false); } },
+        broken: function () {
+          if (self.loader !== loader) { return; }
+          self.loader = null;
+          self.mseBroken = true;
+          self.reload(self.sourceUrl, self.video.currentTime || self.lastPosition);
+        }
+      });
+      self.loader = loader;
+      v.setAttribute('data-delivery', 'mse');
+      loader.start();
+    }, progressive);
+  };
+
+  Source.prototype.closeLoader = function () {
+    if (this.loader) {
+      this.loader.close();
+      this.loader = null;
+    }
   };
 
   Source.prototype.select = function (which) {
@@ -454,10 +853,18 @@
       var i = -1;
       self.renditions.forEach(function (r, k) { if (r.label === label_ && r.height === height) { i = k; } });
       if (i < 0) { i = self.autoIndex(); }
+      var same = self.loader && self.renditions[i].label === label_ && self.renditions[i].height === height;
       self.index = i;
       self.current = self.renditions[i];
       self.renderSwitch();
       self.scheduleRenewal();
+      if (same) {
+        // Media Source: the next range requests use the fresh URL; nothing buffered is fetched again.
+        self.sourceUrl = self.current.url;
+        self.video.setAttribute('data-source', self.current.url);
+        self.emit(state, {rendition: self.current});
+        return undefined;
+      }
       return self.reload(self.current.url, position).then(function () { self.emit(state, {rendition: self.current}); });
     });
   };
@@ -539,6 +946,7 @@
 
   Source.prototype.destroy = function () {
     if (this.renewTimer) { clearTimeout(this.renewTimer); }
+    this.closeLoader();
     this.listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2]); });
     this.listeners = [];
   };
