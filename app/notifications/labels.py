@@ -7,7 +7,7 @@ LABELS = {
         "forum_reply": _l("Replied to my post"),
         "qa_answer": _l("Answered my question"),
         "post_excellent": _l("My post was rated excellent"),
-        "homework_graded": _l("Homework graded"),
+        "homework_graded": _l("My homework was graded"),
         "homework_returned": _l("Homework returned for revision"),
         "homework_recommended": _l("Homework recommended as excellent"),
         "forum_digest": _l("Discussion digest"),

@@ -388,12 +388,7 @@ def _credit_attendees(conn: Connection, ctx: tracking.LessonContext, group_id: i
                         "lesson_id": ctx.lesson_id, "day": run.day, "started_ms": run.start_ms,
                         "ended_ms": run.end_ms, "from_position_ms": run.from_position_ms,
                         "to_position_ms": run.to_position_ms, "credited_ms": run.ms})
-            by_day: dict = {}
-            for piece in credited:
-                by_day[piece.day] = by_day.get(piece.day, 0) + piece.ms
-            for day, ms in by_day.items():
-                conn.execute(tracking.ADD_TO_DAY[tracking._dialect()],
-                             {"user_id": row.user_id, "day": day, "credited_ms": ms})
+            tracking.add_day_credits(conn, row.user_id, ctx.project_id, credited)
             if credited_ms:
                 conn.execute(update(A).where(A.c.id == row.id).values(credited_ms=row.credited_ms + credited_ms))
                 credited_count += 1

@@ -504,13 +504,7 @@ def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before:
                 "lesson_id": key.lesson_id, "day": run.day, "started_ms": run.start_ms, "ended_ms": run.end_ms,
                 "from_position_ms": run.from_position_ms, "to_position_ms": run.to_position_ms,
                 "credited_ms": run.ms})
-    days: dict[date, int] = {}
-    for piece in out.credited:
-        days[piece.day] = days.get(piece.day, 0) + piece.ms
-    for day, ms in days.items():
-        conn.execute(ADD_TO_DAY[_dialect()], {"user_id": key.user_id, "day": day, "credited_ms": ms})
-        conn.execute(ADD_TO_PROJECT_DAY[_dialect()], {"user_id": key.user_id, "project_id": key.project_id,
-                                                      "day": day, "credited_ms": ms})
+    add_day_credits(conn, key.user_id, key.project_id, out.credited)
     if done.progress is not None:
         conn.execute(UPDATE_PROGRESS, done.progress)
     if out.user != user_before:
@@ -519,6 +513,17 @@ def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before:
             "uid": key.user_id, "credited_until_ms": user.credited_until_ms, "playing_ms": user.playing_ms,
             "next_check_after_ms": user.next_check_after_ms, "pending_check_id": user.pending_check_id,
             "pending_due_ms": user.pending_due_ms})
+
+
+def add_day_credits(conn: Connection, user_id: int, project_id: int, pieces) -> None:
+    """Add credited pieces to the user's day totals: across projects (R6's daily cap) and per project (reports)."""
+    days: dict[date, int] = {}
+    for piece in pieces:
+        days[piece.day] = days.get(piece.day, 0) + piece.ms
+    for day, ms in days.items():
+        conn.execute(ADD_TO_DAY[_dialect()], {"user_id": user_id, "day": day, "credited_ms": ms})
+        conn.execute(ADD_TO_PROJECT_DAY[_dialect()], {"user_id": user_id, "project_id": project_id,
+                                                      "day": day, "credited_ms": ms})
 
 
 def _count_reason(conn: Connection, session_id: int, stored: dict | None, reason: str) -> None:
