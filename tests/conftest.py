@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh database per test, an injectable clock, factories, auth helpers, a live server."""
 import contextvars
+import fcntl
 import itertools
 import os
 import re
@@ -7,6 +8,7 @@ import shutil
 import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -395,3 +397,29 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+
+
+# ---------------------------------------------------------------- the demo's generated media
+def demo_media_copy(tmp_path_factory, name: str) -> Path:
+    """A private copy of the demo's generated videos and handbook, made once per test run.
+
+    The files are generated into a cache beside the workers' temporary folders (shared by the xdist
+    workers of one run, under a file lock) and copied into a folder of the caller's, which may add
+    renditions to it.
+    """
+    from app.demo import ensure_demo_media
+
+    cache = tmp_path_factory.getbasetemp().parent / "xueshi-demo-media"
+    cache.mkdir(exist_ok=True)
+    with open(cache.parent / "xueshi-demo-media.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_demo_media(cache)
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(cache, root, dirs_exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_media(tmp_path_factory) -> Path:
+    """The demo's generated media, in a folder of this worker's session."""
+    return demo_media_copy(tmp_path_factory, "demo-media")

@@ -1,6 +1,4 @@
 """flask demo: the demo data set, loaded twice without change."""
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
@@ -11,16 +9,6 @@ from app.demo import (DEMO_VIDEOS, SHORT_PROJECT_HOURS, SHORT_PROJECT_TITLE, ens
 from app.courses.models import Enrollment, Lesson, Project
 from app.extensions import db
 from tests.conftest import Auth, bearer
-
-
-@pytest.fixture(scope="session")
-def demo_media(tmp_path_factory) -> Path:
-    """The demo's generated media, made once per test session."""
-    from app.demo import ensure_demo_media
-
-    root = tmp_path_factory.mktemp("demo-media")
-    ensure_demo_media(root)
-    return root
 
 
 def _counts() -> dict:

@@ -12,6 +12,7 @@ import pytest
 
 from app.demo import DEMO_PASSWORDS, DEMO_VIDEOS, SHORT_PROJECT_TITLE, ensure_demo_ladder, load_demo
 from app.extensions import db
+from tests.conftest import demo_media_copy
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +36,8 @@ document.addEventListener('loadeddata', function (e) {
 
 @pytest.fixture(scope="module")
 def demo_media(tmp_path_factory) -> Path:
-    from app.demo import ensure_demo_media
-
-    root = tmp_path_factory.mktemp("budget-media")
-    ensure_demo_media(root)
-    return root
+    """This module's copy of the demo media (its ladders are transcoded into it)."""
+    return demo_media_copy(tmp_path_factory, "budget-media")
 
 
 @pytest.fixture

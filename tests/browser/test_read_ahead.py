@@ -7,11 +7,14 @@ Media Source (`window.MediaSource` deleted, as in WeChat on iOS) plays the same 
 `video.src`, and Chromium reads ahead as far as the link lets it; after 40 s of playback it has fetched
 clearly more than the Media Source path. Each run prints its figures.
 """
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from app.demo import DEMO_VIDEOS, SHORT_PROJECT_TITLE, ensure_demo_ladder, load_demo
 from app.extensions import db
+from tests.conftest import demo_media_copy
 from tests.browser.test_budgets import Network, _sign_in
 
 pytestmark = pytest.mark.browser
@@ -28,12 +31,9 @@ _NO_MEDIA_SOURCE = "delete window.MediaSource; delete window.ManagedMediaSource;
 
 
 @pytest.fixture(scope="module")
-def demo_media(tmp_path_factory):
-    from app.demo import ensure_demo_media
-
-    root = tmp_path_factory.mktemp("read-ahead-media")
-    ensure_demo_media(root)
-    return root
+def demo_media(tmp_path_factory) -> Path:
+    """This module's copy of the demo media (its ladders are transcoded into it)."""
+    return demo_media_copy(tmp_path_factory, "read-ahead-media")
 
 
 @pytest.fixture

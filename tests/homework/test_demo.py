@@ -6,14 +6,13 @@ from app.accounts.models import User
 from app.demo import HOMEWORK_TITLE, REFLECTION_TITLE, load_demo
 from app.extensions import db
 from app.homework.models import Assignment, ClassBrief, Submission, SubmissionFile
-from tests.test_demo import demo_media  # noqa: F401  (the session's generated media)
 
 
 def _count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_demo_homework_in_every_state(app, demo_media, clock):  # noqa: F811
+def test_demo_homework_in_every_state(app, demo_media, clock):
     load_demo(demo_media)
     db.session.commit()
     counts = (_count(Assignment), _count(Submission), _count(SubmissionFile), _count(ClassBrief))
