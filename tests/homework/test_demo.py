@@ -1,5 +1,7 @@
 """The demo's homework: a required assignment with files, an optional text-only reflection, learners in every state;
 loading the demo again changes nothing."""
+import re
+
 from sqlalchemy import func, select
 
 from app.accounts.models import User
@@ -30,3 +32,16 @@ def test_demo_homework_in_every_state(app, demo_media, clock):
     assert states == {"learner2": "draft", "learner3": "submitted", "learner4": "returned", "learner5": "graded",
                       "learner6": "recommended", "learner7": "submitted"}
     assert "learner1" not in states  # not started
+
+
+def test_the_learner_home_links_homework_only_where_the_learner_has_a_class(app, demo_media, clock):
+    """learner1 is in a class of the long project only: its homework is linked, the short project's is not."""
+    from tests.conftest import Auth
+
+    load_demo(demo_media)
+    client = app.test_client()
+    Auth(client).login("learner1", "demo-learner")
+    home = client.get("/learn").get_data(as_text=True)
+    links = re.findall(r'href="(/projects/\d+/homework)" data-testid="homework-link"', home)
+    assert len(links) == 1
+    assert client.get(links[0]).status_code == 200
