@@ -148,10 +148,8 @@ def _checkin_view(gs, cls, code: str, status: int = 200):
                            action=ActionForm(formdata=None)), status
 
 
-@bp.get("/g/<int:group_id>")
-@login_required
-def checkin_page(group_id: int):
-    """Where the QR code leads: a learner of the class checks in on their phone (one tap)."""
+def _checkin_group_or_abort(group_id: int):
+    """The group session and its class for a learner checking in: 404 when there is none, 403 outside the class."""
     from app.common.exceptions import NotFound
 
     try:
@@ -160,6 +158,14 @@ def checkin_page(group_id: int):
         abort(404)
     if not perms.can_check_in(_me(), cls):
         abort(403)
+    return gs, cls
+
+
+@bp.get("/g/<int:group_id>")
+@login_required
+def checkin_page(group_id: int):
+    """Where the QR code leads: a learner of the class checks in on their phone (one tap)."""
+    gs, cls = _checkin_group_or_abort(group_id)
     code = "".join(ch for ch in (request.args.get("code") or "")[:12] if ch.isascii() and ch.isdigit())
     return _checkin_view(gs, cls, code)
 
@@ -168,15 +174,9 @@ def checkin_page(group_id: int):
 @login_required
 def checkin_submit(group_id: int):
     """Check in with the code (the form of the check-in page), or check out."""
-    from app.common.exceptions import NotFound
     from app.tracking import group
 
-    try:
-        gs, cls = service.get_group_class(group_id)
-    except NotFound:
-        abort(404)
-    if not perms.can_check_in(_me(), cls):
-        abort(403)
+    gs, cls = _checkin_group_or_abort(group_id)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
