@@ -32,7 +32,7 @@
  *   position (and playing state) is restored; not for the first load.
  *
  * How it chooses ("Auto"): Save-Data, a 2G connection, a link the browser
- * reports (navigator.connection.downlink) or we measure below 1 Mbit/s ->
+ * reports (navigator.connection.downlink) or we measure at or below 1 Mbit/s ->
  * the lowest. Otherwise the lowest rendition whose height covers the player's
  * CSS width x devicePixelRatio (as a height, by the video's aspect ratio),
  * at most 360p on a screen narrower than 480 CSS px, and never one whose
@@ -60,7 +60,7 @@
   var PROBE_BYTES = 256 * 1024;
   var PROBE_MAX_MS = 4000;
   var BANDWIDTH_SHARE = 0.7;
-  var SLOW_LINK_BPS = 1e6;          // below this: the lowest rendition
+  var SLOW_LINK_BPS = 1e6;          // at or below this: the lowest rendition
   var NARROW_SCREEN_PX = 480;       // narrower screens: at most NARROW_CAP_HEIGHT
   var NARROW_CAP_HEIGHT = 360;
   var RENEW_MARGIN_MAX_S = 300;     // renew this long before expiry at most
@@ -217,7 +217,7 @@
     var n = renditions.length;
     if (n <= 1) { return 0; }
     if (opts.mode === 'projector') { return n - 1; }
-    if (opts.saveData || (opts.bandwidth && opts.bandwidth < SLOW_LINK_BPS)) { return 0; }
+    if (opts.saveData || (opts.bandwidth && opts.bandwidth <= SLOW_LINK_BPS)) { return 0; }
     var widest = renditions[n - 1];
     var aspect = widest.width && widest.height ? widest.width / widest.height : 16 / 9;
     var wanted = opts.playerWidth ? opts.playerWidth / aspect : Infinity;
@@ -641,8 +641,9 @@
       pick = Promise.resolve(manual);
     } else if (this.mode === 'projector' || this.renditions.length <= 1 || savesData()) {
       pick = Promise.resolve(chooseIndex(this.renditions, {mode: this.mode, saveData: savesData()}));
-    } else if (this.options.bandwidth > 0 || (reportedDownlink() && reportedDownlink() < SLOW_LINK_BPS)) {
-      // Known already, or a slow link the browser reports: no probe bytes spent.
+    } else if (this.options.bandwidth > 0 || (reportedDownlink() && reportedDownlink() <= SLOW_LINK_BPS)) {
+      // Known already, or a slow link the browser reports (Chromium rounds its estimate: a 1 Mbit/s
+      // link reads as exactly 1): no probe bytes spent, and no probe's seconds before the first frame.
       this.bandwidth = this.options.bandwidth > 0 ? this.options.bandwidth : reportedDownlink();
       pick = Promise.resolve(this.autoIndex());
     } else {
