@@ -6,23 +6,12 @@ Up: class_id may be empty, the class's reminders get their project.
 from datetime import date
 
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from app import create_app
 from app.extensions import db
 from config import TestingConfig
-
-
-def _fresh_url(database_url: str, tmp_path) -> str:
-    if database_url.startswith("sqlite"):
-        return "sqlite:///" + str(tmp_path / "reminders.db")
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    name = "reminders_migration_" + database_url.rsplit("/", 1)[1]
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return database_url.rsplit("/", 1)[0] + "/" + name
+from tests.conftest import empty_database
 
 
 def _nullable(column: str) -> bool:
@@ -35,7 +24,7 @@ def test_migration_0017_goes_down_and_up_with_reminders(database_url, tmp_path):
     from app.classrooms.service import do_create_class
     from app.courses.service import do_create_project
 
-    config = type("MigrationConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": _fresh_url(database_url, tmp_path)})
+    config = type("MigrationConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": empty_database(database_url, tmp_path, "reminders_migration")})
     application = create_app(config)
     with application.app_context():
         upgrade()
