@@ -74,6 +74,8 @@ class Config:
     CARD_FAILURES_PER_ADDRESS = os.environ.get("CARD_FAILURES_PER_ADDRESS", "10 per 10 minutes")
     #: wrong group-viewing check-in codes a learner may enter (a code has 6 digits: guessing is slowed down)
     CHECKIN_FAILURES_PER_ACCOUNT = os.environ.get("CHECKIN_FAILURES_PER_ACCOUNT", "10 per 10 minutes")
+    #: reminders (督促) a learner may get a day, from their class and the admins of their area together
+    REMINDERS_PER_DAY = _int_env("REMINDERS_PER_DAY", 1)
 
     # Proxies in front of the app (nginx: 1) whose X-Forwarded-For / -Proto / -Host are believed, so
     # that per-address sign-in limits count the client's address, not the proxy's. 0: none believed.

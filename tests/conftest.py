@@ -55,6 +55,19 @@ def database_url(tmp_path_factory) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def empty_database(database_url: str, tmp_path, prefix: str) -> str:
+    """The URL of a new empty database for migration tests: a SQLite file, or `<prefix>_<worker database>`."""
+    if database_url.startswith("sqlite"):
+        return "sqlite:///" + str(tmp_path / f"{prefix}.db")
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_" + database_url.rsplit("/", 1)[1]
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return database_url.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.fixture(scope="session")
 def _schema(database_url):
     """Create the schema once per worker; SQLite keeps it as a template file to copy per test."""

@@ -40,13 +40,21 @@ class Class_(db.Model):
 
 
 class ClassReminder(db.Model):
-    """A reminder (督促) a class's staff sent a learner: at most one per learner per day by default."""
+    """A reminder (督促) a learner got: from a class's staff (class_id) or an admin of an org subtree (org_unit_id).
+
+    Whatever its source, a learner gets at most REMINDERS_PER_DAY of them a day (classrooms.rules).
+    """
 
     __tablename__ = "class_reminders"
     __table_args__ = (Index("ix_class_reminders_user_day", "user_id", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    #: the class whose roster it was sent from (None: sent from an org subtree's lagging list)
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    #: the subtree whose lagging list it was sent from (None: sent from a class's roster)
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="CASCADE"))
+    #: the project whose pace the learner was reminded of
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: the day it was sent, in the project's time zone (the per-day limit counts these)

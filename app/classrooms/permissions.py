@@ -99,5 +99,10 @@ def can_remind(user, cls: Class_) -> bool:
     return can_view_class(user, cls)
 
 
+def can_remind_subtree(user, project, unit) -> bool:
+    """Send reminders to the learners of a project in an org subtree: the admins of that subtree who see the project."""
+    return unit is not None and in_scope(user, unit) and can_view_project(user, project)
+
+
 def can_view_dashboard(user, cls: Class_) -> bool:
     return can_view_class(user, cls)

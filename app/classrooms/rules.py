@@ -71,3 +71,23 @@ def lag_threshold_ms(required_ms: int, share: float, grace_ms: int) -> int:
 
 def is_lagging(credited_ms: int, required_ms: int, share: float, grace_ms: int) -> bool:
     return credited_ms < lag_threshold_ms(required_ms, share, grace_ms)
+
+
+# ---------------------------------------------------------------- reminders (督促)
+#: reminders a learner may get a day, from a class's roster and an org subtree's lagging list together
+#: (the REMINDERS_PER_DAY setting overrides it)
+REMINDERS_PER_DAY = 1
+#: why a learner was skipped (the `reason` of API.md's `skipped`)
+SKIP_LIMIT = "limit"
+SKIP_NOT_IN_CLASS = "not_in_class"
+SKIP_NOT_IN_SCOPE = "not_in_scope"
+
+
+def reminder_skip_reason(in_reach: bool, reminded_today: int, per_day: int = REMINDERS_PER_DAY,
+                         outside: str = SKIP_NOT_IN_CLASS) -> str | None:
+    """Why a learner gets no reminder now (None: send it): `outside` when out of the sender's reach, else the limit."""
+    if not in_reach:
+        return outside
+    if reminded_today >= per_day:
+        return SKIP_LIMIT
+    return None

@@ -374,46 +374,80 @@ def roster(class_id: int, now: datetime | None = None) -> list[dict]:
 
 
 # ---------------------------------------------------------------- reminders (督促)
-#: reminders a learner may get per day (from any class staff)
-REMINDERS_PER_DAY = 1
+def reminders_per_day() -> int:
+    """How many reminders a learner may get a day (the REMINDERS_PER_DAY setting, rules.REMINDERS_PER_DAY by default)."""
+    from flask import current_app
+
+    return int(current_app.config.get("REMINDERS_PER_DAY", rules.REMINDERS_PER_DAY))
 
 
 def do_send_reminders(sender: User, cls: Class_, user_ids: list[int], message: str,
                       now: datetime | None = None) -> dict:
     """Remind the class's learners: {sent: [user_id], skipped: [{user_id, reason}]}; the caller commits.
 
-    Reasons: not_in_class (not a learner of this class), limit (already reminded today).
+    Reasons: not_in_class (not a learner of this class), limit (already reminded today, from anywhere).
     """
+    learners = {u.id for u, _role in get_class_members(cls, "learner")}
+    text = _("%(name)s (class %(cls)s) reminds you: %(message)s", name=sender.display_name, cls=cls.name,
+             message=message)
+    return _remind(sender, cls.project, user_ids, learners, rules.SKIP_NOT_IN_CLASS, message, text, now,
+                   class_id=cls.id)
+
+
+def do_send_subtree_reminders(sender: User, scope, user_ids: list[int], message: str,
+                              now: datetime | None = None) -> dict:
+    """Remind learners of an org subtree's project (a reports Scope with a unit); answer as do_send_reminders.
+
+    Reasons: not_in_scope (not a learner of the project in the subtree), limit (already reminded today).
+    """
+    text = _("%(name)s, administrator of %(unit)s, reminds you: %(message)s", name=sender.display_name,
+             unit=scope.unit.name, message=message)
+    return _remind(sender, scope.project, user_ids, get_scope_learner_ids(scope, user_ids), rules.SKIP_NOT_IN_SCOPE,
+                   message, text, now, org_unit_id=scope.unit.id)
+
+
+def _remind(sender: User, project: Project, user_ids: list[int], in_reach: set[int], outside: str, message: str,
+            text: str, now: datetime | None, *, class_id: int | None = None, org_unit_id: int | None = None) -> dict:
+    """The one path of every reminder: the daily limit (rules.reminder_skip_reason), the record, the notification."""
     from app.classrooms.models import ClassReminder
     from app.common import clock
+    from app.notifications.service import notify
 
     now = now or clock.now()
-    today = project_today(cls.project, now)
-    learners = {u.id for u, _role in get_class_members(cls, "learner")}
+    today = project_today(project, now)
+    wanted = list(dict.fromkeys(user_ids))
     reminded = dict(db.session.execute(
         select(ClassReminder.user_id, func.count()).where(ClassReminder.day == today,
-                                                          ClassReminder.user_id.in_(list(set(user_ids)) or [0]))
+                                                          ClassReminder.user_id.in_(wanted or [0]))
         .group_by(ClassReminder.user_id)).all())
+    per_day = reminders_per_day()
     sent, skipped = [], []
-    for user_id in dict.fromkeys(user_ids):
-        if user_id not in learners:
-            skipped.append({"user_id": user_id, "reason": "not_in_class"})
-        elif reminded.get(user_id, 0) >= REMINDERS_PER_DAY:
-            skipped.append({"user_id": user_id, "reason": "limit"})
-        else:
-            db.session.add(ClassReminder(class_id=cls.id, user_id=user_id, sent_by_id=sender.id, day=today,
-                                         message=message, sent_at=now))
-            sent.append(user_id)
+    for user_id in wanted:
+        reason = rules.reminder_skip_reason(user_id in in_reach, reminded.get(user_id, 0), per_day, outside)
+        if reason:
+            skipped.append({"user_id": user_id, "reason": reason})
+            continue
+        db.session.add(ClassReminder(class_id=class_id, org_unit_id=org_unit_id, project_id=project.id,
+                                     user_id=user_id, sent_by_id=sender.id, day=today, message=message, sent_at=now))
+        sent.append(user_id)
     if sent:
-        _notify(sent, message, cls)
+        # the learner's page of the project: their progress, from where each lesson is one click away
+        notify(sent, "reminder", text[:500], f"/projects/{project.id}/progress")
     return {"sent": sent, "skipped": skipped}
 
 
-def _notify(user_ids: list[int], message: str, cls: Class_) -> None:
-    """Put the reminder in the learners' notification centre (and their e-mail, when configured)."""
-    from app.notifications.service import notify
+def get_scope_learner_ids(scope, user_ids: list[int]) -> set[int]:
+    """Those of user_ids who are learners of the scope (enrolled in its project, in its subtree or class)."""
+    from app.reports.service import learner_totals
 
-    notify(user_ids, "reminder", message[:500], "/learn")
+    if not user_ids:
+        return set()
+    x = learner_totals(scope).subquery("x")
+    return set(db.session.execute(select(x.c.user_id).where(x.c.user_id.in_(list(set(user_ids))))).scalars())
+
+
+#: the most learners a lagging list shows (and "remind all" reaches)
+LAGGING_LIMIT = 2000
 
 
 def get_lagging(scope, now: datetime) -> list[dict]:
@@ -425,7 +459,7 @@ def get_lagging(scope, now: datetime) -> list[dict]:
     x = learner_totals(scope).subquery("x")
     rows = db.session.execute(
         select(x.c.user_id, x.c.ms, x.c.last_at, User).join(User, User.id == x.c.user_id)
-        .where(x.c.ms < threshold).order_by(x.c.ms, User.username_key).limit(2000)
+        .where(x.c.ms < threshold).order_by(x.c.ms, User.username_key).limit(LAGGING_LIMIT)
     ).all()
     classes = get_learner_classes(project.id, [r.user_id for r in rows])
     return [{"user": r.User, "credited_ms": int(r.ms), "last_at": r.last_at, "behind_ms": threshold - int(r.ms),

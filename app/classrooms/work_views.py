@@ -336,31 +336,76 @@ def _xlsx(title: str, headers: list[str], rows: list[list], name: str):
     return response
 
 
+#: learners one reminder form may name (the longest lagging list; the roster holds at most 50)
+REMINDER_FORM_MAX = service.LAGGING_LIMIT
+
+
+def _reminder_message() -> str:
+    return (request.form.get("message") or "").strip()[:500] or _(
+        "Your learning hours are behind the project's pace. Please keep studying.")
+
+
+def _reminder_form() -> tuple[list[int] | None, str]:
+    """The learners and message of a reminder form; None (with a flash saying why) when nobody is to be reminded.
+
+    The button of a row sends `one` (that learner alone, whatever is ticked); the bulk button sends the ticked
+    `user_ids`. Anything that is not a learner id refuses the whole form.
+    """
+    from app.common.numbers import parse_ids
+
+    message = _reminder_message()
+    raw = [request.form["one"]] if request.form.get("one") is not None else request.form.getlist("user_ids")
+    user_ids = parse_ids(raw)
+    if user_ids is None:
+        flash(_("Nobody was reminded: the chosen learners could not be read. Choose them from the list again."),
+              "danger")
+        return None, message
+    if len(set(user_ids)) > REMINDER_FORM_MAX:
+        flash(_("Nobody was reminded: choose at most %(n)d learners at a time.", n=REMINDER_FORM_MAX), "danger")
+        return None, message
+    if not user_ids:
+        flash(_("Choose the learners to remind."), "warning")
+        return None, message
+    return user_ids, message
+
+
+def _skip_reasons() -> dict[str, str]:
+    from app.classrooms import rules
+
+    return {rules.SKIP_LIMIT: _("already reminded today"), rules.SKIP_NOT_IN_CLASS: _("not a learner of this class"),
+            rules.SKIP_NOT_IN_SCOPE: _("not a learner of this project in your area")}
+
+
+def _flash_reminded(result: dict) -> None:
+    """Say how many learners were reminded, how many were not and why (in words, not reason codes)."""
+    if result["sent"]:
+        flash(_("Reminder sent to %(n)d learners.", n=len(result["sent"])), "success")
+    if result["skipped"]:
+        words = _skip_reasons()
+        counts: dict[str, int] = {}
+        for item in result["skipped"]:
+            counts[item["reason"]] = counts.get(item["reason"], 0) + 1
+        reasons = _("; ").join(_("%(reason)s (%(n)d)", reason=words.get(reason, reason), n=n)
+                               for reason, n in counts.items())
+        flash(_("%(n)d learners were not reminded: %(reasons)s.", n=len(result["skipped"]), reasons=reasons),
+              "warning")
+
+
 @bp.post("/classes/<int:class_id>/reminders")
 @login_required
 def class_reminders(class_id: int):
     """One-click or bulk reminders from the roster page (at most one a learner a day)."""
-    from app.common.numbers import parse_ids
-
     cls = _class_or_404(class_id)
     if not perms.can_remind(_me(), cls):
         abort(403)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    user_ids = (parse_ids(request.form.getlist("user_ids")) or [])[:200]
-    message = (request.form.get("message") or "").strip()[:500] or _(
-        "Your learning hours are behind the project's pace. Please keep studying.")
-    if not user_ids:
-        flash(_("Choose the learners to remind."), "warning")
-    else:
+    user_ids, message = _reminder_form()
+    if user_ids:
         result = service.do_send_reminders(_me(), cls, user_ids, message)
         db.session.commit()
-        if result["sent"]:
-            flash(_("Reminder sent to %(n)d learners.", n=len(result["sent"])), "success")
-        if result["skipped"]:
-            flash(_("%(n)d learners were not reminded: they were already reminded today or are not in this class.",
-                    n=len(result["skipped"])), "warning")
+        _flash_reminded(result)
     return redirect(url_for("classwork.class_roster", class_id=cls.id, **{k: v for k, v in request.args.items()
                                                                           if k in ("q", "lagging", "sort", "dir")}))
 
@@ -400,11 +445,10 @@ def class_dashboard(class_id: int):
 
 
 # ---------------------------------------------------------------- lagging learners of an org subtree
-@bp.get("/projects/<int:project_id>/lagging")
-@login_required
-def lagging(project_id: int):
-    """Learners of an org subtree behind the project's pace (督促), fewest hours first."""
+def _lagging_scope(project_id: int):
+    """(project, the admin's entry units, the unit shown, its report scope): 404 / 403 like the reports."""
     from app.accounts.models import OrgUnit
+    from app.common.numbers import query_int
     from app.reports.permissions import can_view_report
     from app.reports.service import Scope, get_entry_units
 
@@ -414,13 +458,44 @@ def lagging(project_id: int):
     units = get_entry_units(_me(), project)
     if not units:
         abort(403)
-    from app.common.numbers import query_int
-
     unit_id = query_int("unit")
     unit = db.session.get(OrgUnit, unit_id) if unit_id else units[0]
     scope = Scope(project, unit=unit) if unit is not None else None
     if scope is None or not can_view_report(_me(), scope):
         abort(404)
+    return project, units, unit, scope
+
+
+@bp.get("/projects/<int:project_id>/lagging")
+@login_required
+def lagging(project_id: int):
+    """Learners of an org subtree behind the project's pace (督促), fewest hours first; reminders from here."""
+    project, units, unit, scope = _lagging_scope(project_id)
     rows = service.get_lagging(scope, clock.now())
     return render_template("classrooms/lagging.html", project=project, unit=unit, units=units, rows=rows,
-                           hours=service.learning_hours, local=_local)
+                           hours=service.learning_hours, local=_local,
+                           can_remind=perms.can_remind_subtree(_me(), project, unit),
+                           action=ActionForm(formdata=None))
+
+
+@bp.post("/projects/<int:project_id>/lagging/reminders")
+@login_required
+def lagging_reminders(project_id: int):
+    """One-click, chosen or all (`all`) reminders from an org subtree's lagging list (at most one a learner a day)."""
+    project, _units, unit, scope = _lagging_scope(project_id)
+    if not perms.can_remind_subtree(_me(), project, unit):
+        abort(403)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if request.form.get("all") and request.form.get("one") is None:
+        user_ids, message = [row["user"].id for row in service.get_lagging(scope, clock.now())], _reminder_message()
+        if not user_ids:
+            flash(_("Nobody is behind the pace."), "info")
+    else:
+        user_ids, message = _reminder_form()
+    if user_ids:
+        result = service.do_send_subtree_reminders(_me(), scope, user_ids, message)
+        db.session.commit()
+        _flash_reminded(result)
+    return redirect(url_for("classwork.lagging", project_id=project.id,
+                            unit=unit.id if request.args.get("unit") else None))

@@ -28,7 +28,7 @@ MATRIX_ENDPOINTS = {
     "classwork.group_qr", "classwork.checkin_page", "classwork.checkin_submit",
     "classwork.group_attendance", "classwork.group_attendance_export",
     "classwork.class_roster", "classwork.class_roster_export", "classwork.class_reminders",
-    "classwork.class_dashboard", "classwork.lagging",
+    "classwork.class_dashboard", "classwork.lagging", "classwork.lagging_reminders",
 }
 _n = itertools.count(1)
 
@@ -223,6 +223,10 @@ ROWS = [
     Row("classwork.lagging", "page", "GET",
         lambda w, p: (url_for("classwork.lagging", project_id=w.ids["project"]), None),
         "200 200 403 403 403 403 403 403 403 403 L"),
+    Row("classwork.lagging_reminders", "page", "POST",
+        lambda w, p: (url_for("classwork.lagging_reminders", project_id=w.ids["project"]),
+                      {"one": w.fresh_learner().id, "message": "请抓紧学习"}),
+        "302 302 403 403 403 403 403 403 403 403 L"),
 ]
 
 

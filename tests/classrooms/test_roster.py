@@ -74,8 +74,8 @@ def test_reminders_are_limited_to_one_a_day_with_reasons(client, clock, klass, m
     assert sorted(answer["sent"]) == sorted([people["ann"].id, people["bob"].id])
     assert answer["skipped"] == [{"user_id": stranger.id, "reason": "not_in_class"}]
     texts = db.session.execute(select(Notification.user_id, Notification.kind, Notification.text)).all()
-    assert sorted(texts) == sorted([(people["ann"].id, "reminder", "请抓紧学习"),
-                                    (people["bob"].id, "reminder", "请抓紧学习")])
+    text = "Rmanager (class Class R) reminds you: 请抓紧学习"  # who reminds, from which class
+    assert sorted(texts) == sorted([(people["ann"].id, "reminder", text), (people["bob"].id, "reminder", text)])
     again = client.post(url, headers=klass["headers"], json={"user_ids": [people["ann"].id], "message": "再提醒"})
     assert again.get_json() == {"sent": [], "skipped": [{"user_id": people["ann"].id, "reason": "limit"}]}
     clock.advance(24 * 3600)

@@ -5,12 +5,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from app import create_app
 from app.common.db import write_transaction
 from app.extensions import db
 from config import TestingConfig
+from tests.conftest import empty_database
 
 
 def test_concurrent_read_then_write_updates_lose_nothing(app):
@@ -65,16 +66,7 @@ def _is_search_object(diff) -> bool:
 
 def test_migrations_create_exactly_the_models_and_downgrade_cleanly(database_url, tmp_path):
     """Upgrade a fresh database to head, compare it with the models, then downgrade to nothing."""
-    if database_url.startswith("sqlite"):
-        url = "sqlite:///" + str(tmp_path / "migrated.db")
-    else:
-        admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-        name = "migrations_check_" + database_url.rsplit("/", 1)[1]
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = database_url.rsplit("/", 1)[0] + "/" + name
+    url = empty_database(database_url, tmp_path, "migrations_check")
     config = type("MigrationConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url})
     application = create_app(config)
     with application.app_context():
