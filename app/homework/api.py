@@ -429,9 +429,9 @@ def tus_create(assignment_id: int):
 
 @bp.route("/homework-uploads/<upload_id>", methods=["GET", "HEAD"])
 @api_doc(summary=_l("A homework upload's offset and the file it became"), path=UploadPath,
-         responses={200: HomeworkUploadOut}, errors=(404, 410, 413, 415))
+         responses={200: HomeworkUploadOut}, errors=(403, 404, 409, 410, 413, 415))
 @api_doc(method="HEAD", summary=_l("tus: where a homework upload stands (Upload-Offset)"), path=UploadPath,
-         responses={200: None}, errors=(404, 410))
+         responses={200: None}, errors=(403, 404, 409, 410, 413, 415))
 @api_login_required
 def tus_upload(upload_id: str):
     """HEAD: where the upload stands (tus). GET: the same as JSON, with the file it became."""
@@ -460,7 +460,7 @@ def tus_upload(upload_id: str):
 @bp.patch("/homework-uploads/<upload_id>")
 @api_doc(summary=_l("tus: append bytes of a homework file at Upload-Offset"), path=UploadPath,
          headers=TusPatchHeaders, body=UploadBytes, media_type="application/offset+octet-stream",
-         responses={204: None}, errors=(400, 404, 409, 410, 412, 413, 415))
+         responses={204: None}, errors=(400, 403, 404, 409, 410, 412, 413, 415))
 @api_login_required
 @body_limit("HOMEWORK_MAX_REQUEST_BYTES")
 def tus_patch(upload_id: str):
