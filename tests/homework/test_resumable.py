@@ -2,7 +2,6 @@
 attached to the learner's draft; only the learner who started one may see or continue it; bad input changes nothing.
 """
 import hashlib
-import io
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,26 +12,15 @@ from app.common.tus import encode_metadata
 from app.extensions import db
 from app.homework.models import HomeworkUpload, Submission, SubmissionFile
 from tests.homework.conftest import PDF, PNG, make_assignment, make_zip
+from tests.media.test_upload import _DroppingStream as MediaDroppingStream
 
 TUS = {"Tus-Resumable": "1.0.0"}
 BIG_PDF = PDF + b"%" + bytes(range(256)) * 2400  # about 600 KB: the assignment takes files up to 1 MB
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 50 + b"PE\x00\x00" + b"\x00" * 200
 
 
-class DroppingStream(io.BytesIO):
-    """A request body whose connection drops after `limit` bytes."""
-
-    def __init__(self, data, limit):
-        super().__init__(data)
-        self.limit = limit
-
-    def read(self, size=-1):
-        if self.tell() >= self.limit:
-            from werkzeug.exceptions import ClientDisconnected
-
-            raise ClientDisconnected()
-        size = self.limit - self.tell() if size is None or size < 0 else min(size, self.limit - self.tell())
-        return super().read(size)
+class DroppingStream(MediaDroppingStream):
+    """A request body whose connection drops after `limit` bytes, also when read into a buffer (the test client)."""
 
     def readinto(self, buffer):
         data = self.read(len(buffer))

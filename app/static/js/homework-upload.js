@@ -13,7 +13,6 @@
   if (!form || !box || !input || !window.XueshiResumable || !window.XueshiResumable.supported() ||
       typeof window.DataTransfer !== 'function') { return; }
   var progress = document.getElementById('hw-progress');
-  var bar = progress.querySelector('.progress-bar');
   var statusLine = document.getElementById('hw-upload-status');
   var messages = JSON.parse(document.getElementById('hw-upload-messages').textContent);
   var csrf = (form.querySelector('input[name="csrf_token"]') || {}).value ||
@@ -25,28 +24,12 @@
   var hint = document.getElementById('hw-upload-hint');
   if (hint) { hint.hidden = false; }
 
-  function fmt(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (_m, key) { return values[key]; });
-  }
+  var fmt = window.XueshiResumable.fmt;
+  var size = window.XueshiResumable.size;
 
-  function size(bytes) {
-    var units = ['B', 'KB', 'MB', 'GB'];
-    var i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
-    return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
-  }
+  function setProgress(fraction) { window.XueshiResumable.setProgress(progress, fraction); }
 
-  function setProgress(fraction) {
-    var percent = Math.min(100, Math.floor(fraction * 100));
-    bar.style.width = percent + '%';
-    bar.textContent = percent + '%';
-    progress.setAttribute('aria-valuenow', String(percent));
-  }
-
-  function say(text, isError) {
-    statusLine.textContent = text;
-    statusLine.classList.toggle('text-danger', !!isError);
-  }
+  function say(text, isError) { window.XueshiResumable.say(statusLine, text, isError); }
 
   function setBusy(value) {
     busy = value;

@@ -5,6 +5,8 @@
    (HEAD tells where the server stands, then PATCH from there) and reads the server's JSON error message.
    options: endpoint, chunkSize, metadata, csrf, and the callbacks onProgress(sent, total), onRetry(),
    onResume(), onError(reason, status), onSuccess(upload).
+   Helpers for the pages: fmt('{a} of {b}', {a: 1, b: 2}), size(bytes) ("8.0 MB"), setProgress(progressElement,
+   fraction) for a Bootstrap progress bar, say(statusElement, text, isError).
 */
 (function () {
   'use strict';
@@ -50,5 +52,30 @@
     return upload;
   }
 
-  window.XueshiResumable = {supported: supported, start: start};
+  function fmt(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_m, key) { return values[key]; });
+  }
+
+  function size(bytes) {
+    var units = ['B', 'KB', 'MB', 'GB'];
+    var i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
+    return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
+  }
+
+  function setProgress(progress, fraction) {
+    var percent = Math.min(100, Math.floor(fraction * 100));
+    var bar = progress.querySelector('.progress-bar');
+    bar.style.width = percent + '%';
+    bar.textContent = percent + '%';
+    progress.setAttribute('aria-valuenow', String(percent));
+  }
+
+  function say(statusLine, text, isError) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle('text-danger', !!isError);
+  }
+
+  window.XueshiResumable = {supported: supported, start: start, fmt: fmt, size: size, setProgress: setProgress,
+                            say: say};
 }());

@@ -12,7 +12,6 @@
   var resumeBtn = document.getElementById('media-resume');
   var progressBox = document.getElementById('media-progress-box');
   var progress = document.getElementById('media-progress');
-  var bar = progress.querySelector('.progress-bar');
   var statusLine = document.getElementById('media-status');
   var table = document.getElementById('media-table').querySelector('tbody');
   var messages = JSON.parse(document.getElementById('media-messages').textContent);
@@ -20,28 +19,12 @@
   var maxBytes = parseInt(box.dataset.maxBytes, 10) || 0;
   var current = null;
 
-  function fmt(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (_m, key) { return values[key]; });
-  }
+  var fmt = window.XueshiResumable.fmt;
+  var size = window.XueshiResumable.size;
 
-  function size(bytes) {
-    var units = ['B', 'KB', 'MB', 'GB'];
-    var i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
-    return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
-  }
+  function setProgress(fraction) { window.XueshiResumable.setProgress(progress, fraction); }
 
-  function setProgress(fraction) {
-    var percent = Math.floor(fraction * 100);
-    bar.style.width = percent + '%';
-    bar.textContent = percent + '%';
-    progress.setAttribute('aria-valuenow', String(percent));
-  }
-
-  function say(text, isError) {
-    statusLine.textContent = text;
-    statusLine.classList.toggle('text-danger', !!isError);
-  }
+  function say(text, isError) { window.XueshiResumable.say(statusLine, text, isError); }
 
   function urlFor(template, id) { return template.replace(/0(\/[a-z]*)?$/, id + '$1'); }
 
