@@ -1,19 +1,28 @@
-"""JSON API of homework (API.md "Homework"): assignments, submissions, grading, files, the class ZIP."""
+"""JSON API of homework (API.md "Homework"): assignments, submissions, grading, files, the class ZIP.
+
+Beyond the contract, big files go up resumably with tus 1.0 (app/common/tus.py, as media's uploads):
+POST /api/v1/assignments/<aid>/uploads (Upload-Length, Upload-Metadata `filename`) -> 201, Location
+HEAD|GET|PATCH|DELETE /api/v1/homework-uploads/<id>   offset | {..., file} | append at offset | abandon
+When the last byte arrives the file is checked by content as one sent with the form and becomes a file of
+the learner's draft (Xueshi-Submission-Id, Xueshi-File-Id headers); a refused one answers 415 or 413.
+"""
 from datetime import datetime
 from typing import Annotated, Literal
 
-from flask import Blueprint, Response, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, make_response, request, send_file, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from app.common import tus
 from app.common.api import api_error, api_login_required, parse_json
 from app.common.bodies import body_limit
 from app.common.db import write_transaction
 from app.common.numbers import query_int
 from app.common.openapi import api_doc
 from app.homework import permissions as perms, service
-from app.homework.models import Submission
+from app.homework.models import HomeworkUpload, Submission
+from app.media.answers import TusHeaders, TusPatchHeaders, UploadBytes, UploadPath
 
 bp = Blueprint("homework_api", __name__, url_prefix="/api/v1")
 
@@ -133,6 +142,23 @@ class RecommendOut(BaseModel):
 
 class BinaryFile(BaseModel):
     """The file's bytes (an attachment)."""
+
+
+class HomeworkTusCreateHeaders(TusHeaders):
+    upload_length: int = Field(alias="Upload-Length", ge=1, le=2**63 - 1, description="the file's size in bytes")
+    upload_metadata: str = Field(alias="Upload-Metadata", description="tus metadata: filename (`key base64value`)")
+
+
+class HomeworkUploadOut(BaseModel):
+    id: str
+    assignment_id: int
+    filename: str
+    offset: int
+    size_bytes: int
+    is_complete: bool
+    submission_id: int | None = Field(description="the draft version the file joined, once complete")
+    file: FileOut | None
+    expires_at: datetime
 
 
 def _me():
@@ -356,3 +382,106 @@ def submission_file(file_id: int):
                          etag=f.sha256[:32], max_age=0)
     response.headers["Content-Disposition"] = service.content_disposition(f.name)
     return _attachment_headers(response)
+
+
+# ---------------------------------------------------------------- resumable (tus) uploads of a learner's files
+def _my_upload(upload_id: str) -> HomeworkUpload:
+    upload = service.get_upload(upload_id)
+    if upload is None or not perms.can_use_upload(_me(), upload):
+        raise api_error(404, "not_found", _("No such upload."))
+    return service.check_upload_alive(upload)
+
+
+def _tus(response, upload: HomeworkUpload | None = None):
+    return tus.tus_headers(response, upload.expires_at if upload is not None and not upload.is_complete else None)
+
+
+def _file_headers(response, added) -> None:
+    if added is not None:
+        response.headers["Xueshi-Submission-Id"] = str(added.submission_id)
+        response.headers["Xueshi-File-Id"] = str(added.id)
+
+
+@bp.post("/assignments/<int:assignment_id>/uploads")
+@api_doc(summary=_l("tus: start a resumable upload of a file for my answer (Location names it)"),
+         headers=HomeworkTusCreateHeaders, responses={201: None}, errors=(400, 403, 404, 409, 412, 413, 415))
+@api_login_required
+def tus_create(assignment_id: int):
+    """Create a resumable upload: Upload-Length (within the assignment's limit), Upload-Metadata `filename`."""
+    tus.check_version()
+    me = _me()
+    assignment, learner_class = _assignment(assignment_id)
+    if not perms.can_submit(me, assignment, learner_class):
+        raise api_error(403, "forbidden", _("Only the learners this assignment is for hand it in."))
+    meta = tus.read_metadata()
+    size = tus.read_length()
+    service.do_sweep_uploads(me.id)
+    with write_transaction():
+        upload = service.check_start_upload(me, service.get_assignment(assignment_id), learner_class,
+                                            meta.get("filename") or meta.get("name"), size)
+        upload_id = upload.id
+    upload = service.get_upload(upload_id)
+    response = make_response("", 201)
+    response.headers["Location"] = url_for("homework_api.tus_upload", upload_id=upload_id, _external=True)
+    response.headers["Upload-Offset"] = "0"
+    return _tus(response, upload)
+
+
+@bp.route("/homework-uploads/<upload_id>", methods=["GET", "HEAD"])
+@api_doc(summary=_l("A homework upload's offset and the file it became"), path=UploadPath,
+         responses={200: HomeworkUploadOut}, errors=(403, 404, 409, 410, 413, 415))
+@api_doc(method="HEAD", summary=_l("tus: where a homework upload stands (Upload-Offset)"), path=UploadPath,
+         responses={200: None}, errors=(403, 404, 409, 410, 413, 415))
+@api_login_required
+def tus_upload(upload_id: str):
+    """HEAD: where the upload stands (tus). GET: the same as JSON, with the file it became."""
+    upload = _my_upload(upload_id)
+    offset = service.upload_offset(upload)
+    added = None
+    if offset == upload.size_bytes and not upload.is_complete:
+        added = service.do_finish_upload(_me(), upload)  # the bytes all arrived but the last PATCH did not finish
+        upload = service.get_upload(upload_id)
+    if request.method == "HEAD":
+        response = make_response("", 200)
+        response.headers["Upload-Offset"] = str(offset)
+        response.headers["Upload-Length"] = str(upload.size_bytes)
+        _file_headers(response, added)
+        return _tus(response, upload)
+    f = service.get_file(upload.submission_file_id) if upload.submission_file_id else None
+    response = jsonify({
+        "id": upload.id, "assignment_id": upload.assignment_id, "filename": upload.filename, "offset": offset,
+        "size_bytes": upload.size_bytes, "is_complete": upload.is_complete, "submission_id": upload.submission_id,
+        "file": {"id": f.id, "name": f.name, "size_bytes": f.size_bytes, "type": f.file_type,
+                 "url": url_for("homework_api.submission_file", file_id=f.id)} if f else None,
+        "expires_at": _iso(upload.expires_at)})
+    return _tus(response, upload)
+
+
+@bp.patch("/homework-uploads/<upload_id>")
+@api_doc(summary=_l("tus: append bytes of a homework file at Upload-Offset"), path=UploadPath,
+         headers=TusPatchHeaders, body=UploadBytes, media_type="application/offset+octet-stream",
+         responses={204: None}, errors=(400, 403, 404, 409, 410, 412, 413, 415))
+@api_login_required
+@body_limit("HOMEWORK_MAX_REQUEST_BYTES")
+def tus_patch(upload_id: str):
+    """Append the body at Upload-Offset (409 anywhere else); the last bytes make it a file of my draft."""
+    offset = tus.read_patch_offset()
+    upload = _my_upload(upload_id)
+    offset = service.do_append_upload(upload, offset, request.stream, request.content_length)
+    upload = service.get_upload(upload_id)
+    added = service.do_finish_upload(_me(), upload) if offset == upload.size_bytes else None
+    response = make_response("", 204)
+    response.headers["Upload-Offset"] = str(offset)
+    _file_headers(response, added)
+    return _tus(response, service.get_upload(upload_id))
+
+
+@bp.delete("/homework-uploads/<upload_id>")
+@api_doc(summary=_l("tus: abandon an unfinished homework upload"), path=UploadPath, headers=TusHeaders,
+         responses={204: None}, errors=(404, 409, 410, 412))
+@api_login_required
+def tus_delete(upload_id: str):
+    """Abandon an unfinished upload (tus termination)."""
+    tus.check_version()
+    service.do_delete_upload(_my_upload(upload_id))
+    return _tus(make_response("", 204))

@@ -6,11 +6,13 @@
 - Submissions: the author; the tutor and class manager of the version's class and the org admins above
   it read them; only the class's tutor grades, returns and recommends; the class's learners read a
   version while it is recommended. Everyone else gets 404.
+- Resumable uploads: a learner the assignment is for starts one (can_submit); only that learner sees,
+  continues or abandons it (can_use_upload); anyone else gets 404.
 """
 from app.classrooms.models import Class_
 from app.common.permissions import class_ids_with_role, in_scope, real_user
 from app.courses.permissions import can_edit_project, can_view_project
-from app.homework.models import Assignment, Submission
+from app.homework.models import Assignment, HomeworkUpload, Submission
 
 
 def _signed_in(user) -> bool:
@@ -84,6 +86,11 @@ def can_view_assignment(user, assignment: Assignment, learner_class: Class_ | No
 def can_submit(user, assignment: Assignment, learner_class: Class_ | None) -> bool:
     return (_signed_in(user) and not assignment.is_deleted and learner_class is not None
             and is_learner_of(user, learner_class.id) and is_for_learner_class(assignment, learner_class.id))
+
+
+def can_use_upload(user, upload: HomeworkUpload) -> bool:
+    """See, continue or abandon a resumable upload: the learner who started it, no one else (not even staff)."""
+    return _signed_in(user) and upload.user_id == real_user(user).id
 
 
 # ---------------------------------------------------------------- submissions

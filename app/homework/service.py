@@ -6,7 +6,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Iterable, Iterator
 
 from flask_babel import gettext as _
@@ -15,14 +15,15 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.models import RoleAssignment, User
 from app.classrooms.models import Class_
-from app.common import clock
-from app.common.exceptions import Conflict, DomainError, Invalid, NotFound
+from app.common import clock, tus
+from app.common.db import write_transaction
+from app.common.exceptions import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound
 from app.common.permissions import class_ids_with_role
 from app.courses.models import Project
 from app.extensions import db
-from app.homework import files as filetypes, rules
-from app.homework.models import Assignment, Submission, SubmissionEvent, SubmissionFile
-from app.media.storage import get_storage, new_uid
+from app.homework import files as filetypes, permissions as perms, rules
+from app.homework.models import Assignment, HomeworkUpload, Submission, SubmissionEvent, SubmissionFile
+from app.media.storage import HOMEWORK_UPLOADS_DIR, get_storage, new_uid
 from app.notifications.service import notify
 
 MAX_TEXT_CHARS = 50_000
@@ -286,6 +287,30 @@ def _event(submission: Submission, actor: User, action: str, from_state: str | N
                                    to_state=submission.state, score=submission.score, note=note, at=clock.now()))
 
 
+def _removals(learner: User, assignment: Assignment, latest: Submission | None, file_ids: Iterable[int]) -> set[int]:
+    """The files of the latest version to remove: the ids asked for, and the latest version's copies of files of an
+    earlier version of the learner (a resumable upload may have started a new version since the page was shown)."""
+    remove = set(file_ids)
+    if not remove or latest is None:
+        return remove
+    stray = remove - {f.id for f in latest.files}
+    if stray:
+        keys = set(db.session.execute(
+            select(SubmissionFile.storage_key).join(Submission, Submission.id == SubmissionFile.submission_id)
+            .where(SubmissionFile.id.in_(stray), Submission.user_id == learner.id,
+                   Submission.assignment_id == assignment.id)).scalars())
+        remove |= {f.id for f in latest.files if f.storage_key in keys}
+    return remove
+
+
+def _check_editable(assignment: Assignment, latest: Submission | None, now: datetime) -> None:
+    refusal = rules.can_edit(rules.Latest(latest.state if latest else None), window_of(assignment), now)
+    if refusal == "graded":
+        raise Conflict(_("This homework has been graded; it cannot be changed."), code="state")
+    if refusal == "closed":
+        raise Conflict(_("The deadline of this assignment has passed."), code="due_at")
+
+
 def check_save(learner: User, assignment: Assignment, learner_class: Class_, *, text: str | None,
                uploads: list[Upload], remove_file_ids: Iterable[int] = (), submit: bool) -> Submission:
     """Save the learner's answer as a draft, or submit it; a new version when the latest is no longer a draft.
@@ -296,15 +321,11 @@ def check_save(learner: User, assignment: Assignment, learner_class: Class_, *, 
     # PostgreSQL: the learner's row is the lock that makes two saves at once take turns (SQLite: BEGIN IMMEDIATE)
     db.session.execute(select(User.id).where(User.id == learner.id).with_for_update())
     latest = get_latest(assignment, learner.id)
-    refusal = rules.can_edit(rules.Latest(latest.state if latest else None), window_of(assignment), now)
-    if refusal == "graded":
-        raise Conflict(_("This homework has been graded; it cannot be changed."), code="state")
-    if refusal == "closed":
-        raise Conflict(_("The deadline of this assignment has passed."), code="due_at")
+    _check_editable(assignment, latest, now)
     text = (text or "") if assignment.accepts_text else ""
     if len(text) > MAX_TEXT_CHARS:
         raise Invalid(_("The answer is longer than %(n)d characters.", n=MAX_TEXT_CHARS), code="text")
-    remove = set(remove_file_ids)
+    remove = _removals(learner, assignment, latest, remove_file_ids)
     if (submit and latest is not None and latest.state == "submitted" and not uploads and not remove
             and text == latest.text):
         return latest  # the same answer again (a double click, a retried request): no new version
@@ -346,6 +367,159 @@ def check_save(learner: User, assignment: Assignment, learner_class: Class_, *, 
             get_storage().delete(row["storage_key"])
         raise
     return submission
+
+
+# ---------------------------------------------------------------- resumable (tus) uploads of a learner's files
+#: how long an unfinished upload waits for its next bytes (HOMEWORK_UPLOAD_TTL_S)
+UPLOAD_TTL_S = 24 * 3600
+
+
+def _upload_ttl() -> timedelta:
+    from flask import current_app
+
+    return timedelta(seconds=int(current_app.config.get("HOMEWORK_UPLOAD_TTL_S") or UPLOAD_TTL_S))
+
+
+def upload_path(upload_id: str):
+    """The partial file of a homework upload (scratch space of the storage, never served)."""
+    return get_storage().upload_path(upload_id, HOMEWORK_UPLOADS_DIR)
+
+
+def _drop_upload(upload_id: str) -> None:
+    """Forget an upload and its bytes (own transaction)."""
+    tus.remove_file(upload_path(upload_id))
+    with write_transaction():
+        row = db.session.get(HomeworkUpload, upload_id)
+        if row is not None and not row.is_complete:
+            db.session.delete(row)
+
+
+def do_sweep_uploads(user_id: int | None = None, now: datetime | None = None) -> int:
+    """Remove unfinished uploads whose time ran out (of one learner, or everyone's); return how many (own transaction)."""
+    now = now or clock.now()
+    with write_transaction():
+        stmt = select(HomeworkUpload).where(HomeworkUpload.completed_at.is_(None), HomeworkUpload.expires_at <= now)
+        if user_id is not None:
+            stmt = stmt.where(HomeworkUpload.user_id == user_id)
+        expired = db.session.execute(stmt).scalars().all()
+        for upload in expired:
+            tus.remove_file(upload_path(upload.id))
+            db.session.delete(upload)
+    return len(expired)
+
+
+def check_start_upload(learner: User, assignment: Assignment, learner_class: Class_, filename: str | None,
+                       size_bytes: int | None) -> HomeworkUpload:
+    """Open a resumable upload of one file for the learner's answer (inside the caller's transaction).
+
+    What can be known before the bytes arrive is checked now, as the direct upload would: the assignment takes
+    files, the size is within its limit, the name is of a type it accepts, one more file fits, the answer may
+    still be changed. The content is checked when the last byte has arrived (do_finish_upload).
+    """
+    if not assignment.accepts_files:
+        raise FileRefused(_("This assignment takes a text answer only."))
+    if size_bytes is None:
+        raise Invalid(_("Say how large the file is (Upload-Length)."), code="size")
+    name = clean_name(filename)
+    if size_bytes == 0:
+        raise FileRefused(refusal_message(name, filetypes.Refusal("empty")))
+    if size_bytes > assignment.max_bytes:
+        raise FileTooLarge(_("“%(name)s” is %(size).1f MB; this assignment accepts files up to %(max).1f MB.",
+                             name=name, size=size_bytes / 1048576, max=assignment.max_bytes / 1048576))
+    endings = {e for t in filetypes.allowed_types(assignment.kinds) for e in filetypes.NAME_ENDINGS.get(t, (t,))}
+    if filetypes.name_ending(name) not in endings:
+        labels = kind_labels()
+        raise FileRefused(_("“%(name)s” is not a file type this assignment accepts: %(kinds)s.", name=name,
+                            kinds="; ".join(labels[k] for k in assignment.kinds)))
+    now = clock.now()
+    latest = get_latest(assignment, learner.id)
+    _check_editable(assignment, latest, now)
+    if len(latest.files if latest else []) + 1 > assignment.max_files:
+        raise FileTooLarge(_("At most %(n)d files per submission.", n=assignment.max_files))
+    upload = HomeworkUpload(id=new_uid(), user_id=learner.id, assignment_id=assignment.id, filename=name,
+                            size_bytes=size_bytes, offset_bytes=0, created_at=now, updated_at=now,
+                            expires_at=now + _upload_ttl())
+    tus.start_file(upload_path(upload.id))
+    db.session.add(upload)
+    db.session.flush()
+    return upload
+
+
+def get_upload(upload_id: str) -> HomeworkUpload | None:
+    if not re.fullmatch(r"[0-9a-f]{32}", upload_id or ""):
+        return None
+    return db.session.get(HomeworkUpload, upload_id)
+
+
+def check_upload_alive(upload: HomeworkUpload) -> HomeworkUpload:
+    """Gone (410) once an unfinished upload's time ran out or its bytes were swept."""
+    if not upload.is_complete and (upload.expires_at <= clock.now() or not upload_path(upload.id).exists()):
+        raise Gone(_("This upload expired; start it again."))
+    return upload
+
+
+def upload_offset(upload: HomeworkUpload) -> int:
+    """The bytes received, as the partial file on disk says (the truth after a crash)."""
+    return upload.size_bytes if upload.is_complete else tus.offset_of(upload_path(upload.id))
+
+
+def do_append_upload(upload: HomeworkUpload, offset: int, stream: BinaryIO, length: int | None) -> int:
+    """Append a PATCH body at offset; return the new offset (Conflict at any other offset, TooLarge past the end)."""
+    if upload.is_complete:
+        raise Conflict(_("This upload is already complete."), code="offset")
+    new_offset = tus.append(upload_path(upload.id), offset, upload.size_bytes, stream, length, label=upload.id)
+    now = clock.now()
+    with write_transaction():
+        row = db.session.get(HomeworkUpload, upload.id)
+        if row is not None:
+            row.offset_bytes = new_offset
+            row.updated_at = now
+            row.expires_at = now + _upload_ttl()
+    return new_offset
+
+
+def do_finish_upload(learner: User, upload: HomeworkUpload) -> SubmissionFile | None:
+    """Turn a complete upload into a file of the learner's draft; None while bytes are missing or already done.
+
+    The content is checked exactly as a file sent with the form (check_save): a refused file (disguised, a hostile
+    archive, over the limits, the answer no longer editable) drops the upload and raises the refusal; nothing of
+    the answer changes then. Safe to call twice or concurrently (the partial file is locked meanwhile).
+    """
+    path = upload_path(upload.id)
+    if upload.is_complete or not path.exists():
+        return None
+    with tus.claim_complete(path, upload.size_bytes) as handle:
+        if handle is None:
+            return None
+        try:
+            with write_transaction():
+                row = db.session.get(HomeworkUpload, upload.id)
+                if row is None or row.is_complete:
+                    return None
+                assignment = get_assignment(row.assignment_id)
+                learner_class = get_learner_class(learner, assignment.project_id) if assignment else None
+                if assignment is None or not perms.can_submit(learner, assignment, learner_class):
+                    raise Forbidden(_("Only the learners this assignment is for hand it in."))
+                latest = get_latest(assignment, learner.id)
+                submission = check_save(learner, assignment, learner_class, text=latest.text if latest else "",
+                                        uploads=[Upload(row.filename, handle)], submit=False)
+                added = submission.files[-1]
+                row.completed_at = clock.now()
+                row.offset_bytes = row.size_bytes
+                row.submission_id = submission.id
+                row.submission_file_id = added.id
+        except DomainError:
+            _drop_upload(upload.id)
+            raise
+    tus.remove_file(path)
+    return db.session.get(SubmissionFile, added.id)
+
+
+def do_delete_upload(upload: HomeworkUpload) -> None:
+    """Abandon an unfinished upload (tus termination)."""
+    if upload.is_complete:
+        raise Conflict(_("This upload is complete; it cannot be abandoned."), code="offset")
+    _drop_upload(upload.id)
 
 
 # ---------------------------------------------------------------- grading

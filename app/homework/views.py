@@ -22,6 +22,10 @@ from app.homework.models import Assignment, Submission
 bp = Blueprint("homework", __name__)
 
 QUEUE_STATES = ("submitted", "graded", "returned")
+#: files larger than this go up resumably (tus) from the answer page when the browser can; smaller ones with the form
+RESUMABLE_FROM_BYTES = 5 * 1024 * 1024
+#: the bytes of one PATCH from the answer page
+RESUMABLE_CHUNK_BYTES = 2 * 1024 * 1024
 
 
 def _me():
@@ -226,7 +230,8 @@ def assignment(assignment_id: int):
         can_edit=perms.can_edit_assignment(me, assignment),
         can_zip=chosen is not None and perms.can_download_class_zip(me, chosen),
         events=service.get_events([v.id for v in versions]), form=ActionForm(),
-        accept=filetypes.accept_attribute(assignment.kinds), now=service.now())
+        accept=filetypes.accept_attribute(assignment.kinds), now=service.now(),
+        resumable_from=RESUMABLE_FROM_BYTES, chunk_bytes=RESUMABLE_CHUNK_BYTES)
 
 
 @bp.post("/homework/<int:assignment_id>/submission")

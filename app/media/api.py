@@ -16,12 +16,13 @@ from flask_login import current_user
 from app.common.api import api_error, api_login_required
 from app.common.bodies import body_limit
 from app.common.db import write_transaction
-from app.common.numbers import DB_BIGINT_MAX, parse_int
+from app.common.numbers import parse_int
 from app.common.openapi import api_doc
 from app.media import jobs, permissions, service
 from app.media.answers import (CourseMedia, MediaAccepted, MediaForm, MediaStatus, TusCreateHeaders, TusHeaders,
                                TusPatchHeaders, UploadBytes, UploadOut, UploadPath)
-from app.media.upload import TUS_EXTENSIONS, TUS_VERSION, http_date, parse_metadata
+from app.common import tus
+from app.common.tus import TUS_EXTENSIONS, TUS_VERSION
 
 bp = Blueprint(__name__.split(".")[1] + "_api", __name__, url_prefix="/api/v1")
 
@@ -135,18 +136,7 @@ def course_media(course_id: int):
 # ---------------------------------------------------------------------------------------------- tus
 
 def _tus(response, upload=None):
-    response.headers["Tus-Resumable"] = TUS_VERSION
-    response.headers["Cache-Control"] = "no-store"
-    if upload is not None and not upload.is_complete:
-        response.headers["Upload-Expires"] = http_date(upload.expires_at)
-    return response
-
-
-def _check_tus_version() -> None:
-    version = request.headers.get("Tus-Resumable")
-    if version != TUS_VERSION:
-        raise api_error(412, "tus_version", _("This server speaks tus %(v)s.", v=TUS_VERSION),
-                        headers={"Tus-Version": TUS_VERSION})
+    return tus.tus_headers(response, upload.expires_at if upload is not None and not upload.is_complete else None)
 
 
 def _finish_headers(response, finished) -> None:
@@ -183,14 +173,9 @@ def tus_options():
 @api_login_required
 def tus_create():
     """Create a resumable upload: Upload-Length and Upload-Metadata (filename, course_id, lesson_id)."""
-    _check_tus_version()
-    if request.headers.get("Upload-Defer-Length"):
-        raise api_error(400, "size", _("Say how large the file is (Upload-Length)."))
-    try:
-        meta = parse_metadata(request.headers.get("Upload-Metadata"))
-    except ValueError as exc:
-        raise api_error(400, "metadata", str(exc))
-    size = parse_int(request.headers.get("Upload-Length"), max_value=DB_BIGINT_MAX)
+    tus.check_version()
+    meta = tus.read_metadata()
+    size = tus.read_length()
     course_id = _int_field(meta.get("course_id"), "course_id", True)
     lesson_id = _int_field(meta.get("lesson_id"), "lesson_id", False)
     course, lesson = service.check_can_upload(current_user, course_id, lesson_id)
@@ -243,12 +228,7 @@ def tus_upload(upload_id: str):
 @body_limit("MAX_UPLOAD_BYTES")  # tus-js-client sends CHUNK_BYTES; other clients may send it all at once
 def tus_patch(upload_id: str):
     """Append the body at Upload-Offset; 409 when the offset is not where the upload stands."""
-    _check_tus_version()
-    if request.mimetype != "application/offset+octet-stream":
-        raise api_error(415, "content_type", _("Send the bytes as application/offset+octet-stream."))
-    offset = parse_int(request.headers.get("Upload-Offset"), max_value=DB_BIGINT_MAX)
-    if offset is None:
-        raise api_error(400, "offset", _("Upload-Offset must be a whole number of bytes."))
+    offset = tus.read_patch_offset()
     upload = service.get_upload(current_user, upload_id)
     offset = service.do_append_upload(upload, offset, request.stream, request.content_length)
     upload = service.get_upload(current_user, upload_id)
@@ -265,7 +245,7 @@ def tus_patch(upload_id: str):
 @api_login_required
 def tus_delete(upload_id: str):
     """Abandon an unfinished upload (tus termination)."""
-    _check_tus_version()
+    tus.check_version()
     upload = service.get_upload(current_user, upload_id)
     if upload.is_complete:
         raise api_error(409, "offset", _("This upload is complete; it cannot be abandoned."))

@@ -9,7 +9,6 @@ what it published, and it can be retried.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -23,7 +22,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
-from app.common import clock
+from app.common import clock, tus
 from app.common.db import write_transaction
 from app.common.exceptions import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound
 from app.common.numbers import human_bytes
@@ -52,9 +51,7 @@ DEFAULTS = {
 }
 
 
-class TooLarge(DomainError):
-    status = 413
-    code = "too_large"
+TooLarge = tus.TooLarge
 
 
 class UnsupportedType(DomainError):
@@ -240,7 +237,7 @@ def do_start_upload(user, course: Course, lesson: Lesson | None, filename: str, 
                            lesson_id=lesson.id if lesson else None, filename=filename, size_bytes=size_bytes,
                            offset_bytes=0, created_at=now, updated_at=now,
                            expires_at=now + timedelta(seconds=int(_config("MEDIA_UPLOAD_TTL_S"))))
-    get_storage().upload_path(upload.id).touch()
+    tus.start_file(get_storage().upload_path(upload.id))
     db.session.add(upload)
     db.session.flush()
     return upload
@@ -260,8 +257,7 @@ def upload_offset(upload: UploadSession) -> int:
     """Return the bytes received, as the partial file on disk says (the truth after a crash)."""
     if upload.is_complete:
         return upload.size_bytes
-    path = get_storage().upload_path(upload.id)
-    return path.stat().st_size if path.exists() else 0
+    return tus.offset_of(get_storage().upload_path(upload.id))
 
 
 def do_append_upload(upload: UploadSession, offset: int, stream: BinaryIO, length: int | None) -> int:
@@ -271,41 +267,8 @@ def do_append_upload(upload: UploadSession, offset: int, stream: BinaryIO, lengt
     """
     if upload.is_complete:
         raise Conflict(_("This upload is already complete."), code="offset")
-    path = get_storage().upload_path(upload.id)
-    if not path.exists():
-        raise Gone(_("This upload expired; start it again."))
-    remaining = upload.size_bytes - offset
-    if length is not None and length > remaining:
-        raise TooLarge(_("More bytes were sent than the upload declared."))
-    with open(path, "r+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise Conflict(_("Another request is writing this upload; try again in a moment."), code="offset")
-        try:
-            current = os.fstat(handle.fileno()).st_size
-            if offset != current:
-                raise Conflict(_("The upload is at byte %(at)d, not %(sent)d.", at=current, sent=offset),
-                               code="offset")
-            handle.seek(offset)
-            written, dropped = 0, False
-            try:
-                while written < remaining:
-                    chunk = stream.read(min(1024 * 1024, remaining - written))
-                    if not chunk:
-                        break
-                    handle.write(chunk)
-                    written += len(chunk)
-            except Exception as exc:  # the client went away mid-body: keep what arrived
-                dropped = True
-                log.info("upload %s: body ended early after %d bytes (%s)", upload.id, written, exc)
-            handle.flush()
-            os.fsync(handle.fileno())
-            new_offset = os.fstat(handle.fileno()).st_size
-            if not dropped and written == remaining and length is None and _has_more(stream):
-                raise TooLarge(_("More bytes were sent than the upload declared."))
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    new_offset = tus.append(get_storage().upload_path(upload.id), offset, upload.size_bytes, stream, length,
+                            label=upload.id)
     now = clock.now()
     with write_transaction():
         row = db.session.get(UploadSession, upload.id)
@@ -313,13 +276,6 @@ def do_append_upload(upload: UploadSession, offset: int, stream: BinaryIO, lengt
         row.updated_at = now
         row.expires_at = now + timedelta(seconds=int(_config("MEDIA_UPLOAD_TTL_S")))
     return new_offset
-
-
-def _has_more(stream: BinaryIO) -> bool:
-    try:
-        return bool(stream.read(1))
-    except Exception:
-        return False
 
 
 def do_finish_upload(user, upload: UploadSession) -> tuple[MediaAsset, TranscodeJob] | None:
@@ -332,13 +288,9 @@ def do_finish_upload(user, upload: UploadSession) -> tuple[MediaAsset, Transcode
     path = storage.upload_path(upload.id)
     if upload.is_complete or not path.exists():
         return None
-    with open(path, "rb") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return None  # another request is finishing or writing it
-        if not path.exists() or os.fstat(handle.fileno()).st_size != upload.size_bytes:
-            return None
+    with tus.claim_complete(path, upload.size_bytes) as handle:
+        if handle is None:
+            return None  # bytes missing, or another request is finishing or writing it
         course, lesson = check_can_upload(user, upload.course_id, upload.lesson_id)
         uid = new_uid()
         key = asset_key(uid, "source")

@@ -27,6 +27,8 @@ _CHUNK = 1024 * 1024
 #: scratch folders under MEDIA_ROOT; never handed out as keys
 UPLOADS_DIR = "uploads"
 WORK_DIR = ".work"
+#: homework's resumable uploads (app.homework.service sweeps them; the media sweeper leaves them alone)
+HOMEWORK_UPLOADS_DIR = "homework-uploads"
 
 
 def is_valid_key(key: str) -> bool:
@@ -164,11 +166,13 @@ class LocalStorage:
 
     # scratch space (same filesystem as the keys, never served)
 
-    def upload_path(self, upload_id: str) -> Path:
-        """Return the path of a resumable upload's partial file."""
+    def upload_path(self, upload_id: str, folder_name: str = UPLOADS_DIR) -> Path:
+        """Return the path of a resumable upload's partial file (media's, or homework's in their own folder)."""
         if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
             raise ValueError(f"bad upload id: {upload_id!r}")
-        folder = self.root / UPLOADS_DIR
+        if folder_name not in (UPLOADS_DIR, HOMEWORK_UPLOADS_DIR):
+            raise ValueError(f"bad upload folder: {folder_name!r}")
+        folder = self.root / folder_name
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{upload_id}.part"
 

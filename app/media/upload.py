@@ -5,55 +5,21 @@ so they answer in JSON and share the API's authentication). A client creates
 an upload with POST (Upload-Length, Upload-Metadata), learns where it stands
 with HEAD (Upload-Offset) and sends bytes with PATCH at that offset (409 at
 any other); after a dropped connection it asks HEAD again and goes on from
-there. The page uses tus-js-client, vendored under static/vendor/tus/.
+there. The protocol itself is app/common/tus.py (homework uses it too); the page uses
+tus-js-client, vendored under static/vendor/tus/, through static/js/resumable.js.
 """
 from __future__ import annotations
-
-import base64
-import binascii
-from datetime import datetime, timezone
-from email.utils import format_datetime
 
 from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
+from app.common.tus import CHUNK_BYTES, TUS_EXTENSIONS, TUS_VERSION, encode_metadata, http_date, parse_metadata
 from app.media import permissions, service
 from app.media.probe import reason_message
 
-TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination,expiration"
-#: what the page's client sends per PATCH; small enough for proxies' body limits
-CHUNK_BYTES = 8 * 1024 * 1024
+__all__ = ["CHUNK_BYTES", "TUS_EXTENSIONS", "TUS_VERSION", "bp", "encode_metadata", "http_date", "parse_metadata"]
 
 bp = Blueprint("media_upload", __name__)
-
-
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """Decode tus Upload-Metadata: comma-separated `key base64value` pairs (value optional)."""
-    result: dict[str, str] = {}
-    if not header:
-        return result
-    for pair in header.split(","):
-        pair = pair.strip()
-        if not pair:
-            continue
-        key, _, value = pair.partition(" ")
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise ValueError(f"metadata {key!r} is not base64 UTF-8")
-        result[key.strip()] = decoded
-    return result
-
-
-def encode_metadata(values: dict[str, str]) -> str:
-    """Encode tus Upload-Metadata (tests and scripts)."""
-    return ",".join(f"{k} {base64.b64encode(v.encode('utf-8')).decode('ascii')}" for k, v in values.items())
-
-
-def http_date(moment: datetime) -> str:
-    """Format an aware datetime as an HTTP date (Upload-Expires)."""
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 
 
 @bp.get("/courses/<int:course_id>/media")

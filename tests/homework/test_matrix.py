@@ -21,6 +21,7 @@ MATRIX_ENDPOINTS = {
     "homework.save", "homework.queue", "homework.submission", "homework.review",
     "homework_api.project_assignments", "homework_api.submissions", "homework_api.my_submissions", "homework_api.grade", "homework_api.return_submission",
     "homework_api.recommend", "homework_api.class_zip", "homework_api.submission_file",
+    "homework_api.tus_create", "homework_api.tus_upload", "homework_api.tus_patch", "homework_api.tus_delete",
 }
 _n = itertools.count(1)
 
@@ -45,6 +46,23 @@ def fresh(hw, state: str = "submitted") -> int:
         service.check_grade(db.session.get(User, hw["u_tutor"]), sub, 70, None)
         db.session.commit()
     return sub.id
+
+
+def learner_upload(hw) -> str:
+    """A new resumable upload (10 bytes, none sent yet) of the A1 learner; returns its id."""
+    from app.accounts.models import User
+    from app.classrooms.models import Class_
+
+    upload = service.check_start_upload(db.session.get(User, hw["u_learner"]), service.get_assignment(hw["assignment"]),
+                                        db.session.get(Class_, hw["class_a"]), "大作业.pdf", 10)
+    db.session.commit()
+    return upload.id
+
+
+def _tus_create_headers(hw, persona):
+    from app.common.tus import encode_metadata
+
+    return {"Upload-Length": "10", "Upload-Metadata": encode_metadata({"filename": "大作业.pdf"})}
 
 
 def _target(hw, persona):
@@ -112,6 +130,17 @@ ROWS = [
      "200 200 200 404 200 200 404 200 404 404 401"),
     ("homework_api.submission_file", "GET", "api", lambda w, p: f"/api/v1/submission-files/{w['other_file']}", None,
      "200 200 200 404 404 404 200 404 200 404 401"),
+    ("homework_api.tus_create", "POST", "tus", lambda w, p: f"/api/v1/assignments/{w['assignment']}/uploads",
+     _tus_create_headers, "403 403 403 404 403 403 403 201 201 404 401"),
+    ("homework_api.tus_upload", "HEAD", "tus", lambda w, p: f"/api/v1/homework-uploads/{learner_upload(w)}", None,
+     "404 404 404 404 404 404 404 200 404 404 401"),
+    ("homework_api.tus_upload", "GET", "api", lambda w, p: f"/api/v1/homework-uploads/{learner_upload(w)}", None,
+     "404 404 404 404 404 404 404 200 404 404 401"),
+    ("homework_api.tus_patch", "PATCH", "tus", lambda w, p: f"/api/v1/homework-uploads/{learner_upload(w)}",
+     lambda w, p: {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+     "404 404 404 404 404 404 404 204 404 404 401"),
+    ("homework_api.tus_delete", "DELETE", "tus", lambda w, p: f"/api/v1/homework-uploads/{learner_upload(w)}", None,
+     "404 404 404 404 404 404 404 204 404 404 401"),
 ]
 
 
@@ -128,7 +157,11 @@ def test_permission_matrix(hw):
             client = hw.clients[persona]
             url = url_of(hw, persona)
             body = body_of(hw, persona) if body_of else None
-            if method == "GET":
+            if kind == "tus":
+                headers = {"Tus-Resumable": "1.0.0", "X-CSRFToken": hw.csrf[persona], **(body or {})}
+                response = client.open(url, method=method, headers=headers,
+                                       data=b"%PDF-" if method == "PATCH" else None)
+            elif method == "GET":
                 response = client.get(url)
             elif kind == "page":
                 response = client.post(url, data={"csrf_token": hw.csrf[persona], **body})

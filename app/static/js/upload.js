@@ -1,9 +1,9 @@
-/* Course staff's media page: resumable upload with tus-js-client, then the job's state. */
+/* Course staff's media page: resumable upload (static/js/resumable.js), then the job's state. */
 (function () {
   'use strict';
 
   var box = document.getElementById('media-upload');
-  if (!box || !window.tus) { return; }
+  if (!box || !window.tus || !window.XueshiResumable) { return; }
   var form = document.getElementById('media-upload-form');
   var fileInput = document.getElementById('media-file');
   var lessonSelect = document.getElementById('media-lesson');
@@ -12,7 +12,6 @@
   var resumeBtn = document.getElementById('media-resume');
   var progressBox = document.getElementById('media-progress-box');
   var progress = document.getElementById('media-progress');
-  var bar = progress.querySelector('.progress-bar');
   var statusLine = document.getElementById('media-status');
   var table = document.getElementById('media-table').querySelector('tbody');
   var messages = JSON.parse(document.getElementById('media-messages').textContent);
@@ -20,28 +19,12 @@
   var maxBytes = parseInt(box.dataset.maxBytes, 10) || 0;
   var current = null;
 
-  function fmt(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (_m, key) { return values[key]; });
-  }
+  var fmt = window.XueshiResumable.fmt;
+  var size = window.XueshiResumable.size;
 
-  function size(bytes) {
-    var units = ['B', 'KB', 'MB', 'GB'];
-    var i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
-    return (i ? bytes.toFixed(1) : bytes) + ' ' + units[i];
-  }
+  function setProgress(fraction) { window.XueshiResumable.setProgress(progress, fraction); }
 
-  function setProgress(fraction) {
-    var percent = Math.floor(fraction * 100);
-    bar.style.width = percent + '%';
-    bar.textContent = percent + '%';
-    progress.setAttribute('aria-valuenow', String(percent));
-  }
-
-  function say(text, isError) {
-    statusLine.textContent = text;
-    statusLine.classList.toggle('text-danger', !!isError);
-  }
+  function say(text, isError) { window.XueshiResumable.say(statusLine, text, isError); }
 
   function urlFor(template, id) { return template.replace(/0(\/[a-z]*)?$/, id + '$1'); }
 
@@ -144,51 +127,33 @@
   function start(file) {
     var metadata = {filename: file.name, filetype: file.type || '', course_id: box.dataset.courseId};
     if (lessonSelect.value) { metadata.lesson_id = lessonSelect.value; }
-    var upload = new window.tus.Upload(file, {
+    function stopped() {
+      startBtn.disabled = false;
+      pauseBtn.hidden = true;
+      resumeBtn.hidden = true;
+    }
+    current = window.XueshiResumable.start(file, {
       endpoint: box.dataset.endpoint,
       chunkSize: parseInt(box.dataset.chunkBytes, 10) || Infinity,
-      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000],
       metadata: metadata,
-      headers: {'X-CSRFToken': csrf},
-      removeFingerprintOnSuccess: true,
+      csrf: csrf,
       onProgress: function (sent, total) {
         setProgress(total ? sent / total : 0);
         say(fmt(messages.uploading, {percent: Math.floor(sent / total * 100) + '%', size: size(total)}));
       },
-      onShouldRetry: function (err, attempt, options) {
-        var status = err.originalResponse ? err.originalResponse.getStatus() : 0;
-        if (status >= 400 && status < 500 && status !== 409 && status !== 423) { return false; }
-        say(messages.retrying);
-        return true;
-      },
-      onError: function (error) {
-        var reason = error.message;
-        var response = error.originalResponse;
-        if (response) {
-          try { reason = JSON.parse(response.getBody()).error.message; } catch (e) { /* keep tus's words */ }
-        }
+      onRetry: function () { say(messages.retrying); },
+      onResume: function () { say(messages.resuming); },
+      onError: function (reason) {
         say(fmt(messages.failed, {reason: reason}), true);
-        startBtn.disabled = false;
-        pauseBtn.hidden = true;
-        resumeBtn.hidden = true;
+        stopped();
       },
-      onSuccess: function () {
+      onSuccess: function (upload) {
         setProgress(1);
         say(messages.uploaded);
-        startBtn.disabled = false;
-        pauseBtn.hidden = true;
-        resumeBtn.hidden = true;
+        stopped();
         form.reset();
         finished(upload);
       }
-    });
-    current = upload;
-    upload.findPreviousUploads().then(function (previous) {
-      if (previous.length) {
-        say(messages.resuming);
-        upload.resumeFromPreviousUpload(previous[0]);
-      }
-      upload.start();
     });
   }
 
