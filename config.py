@@ -88,6 +88,7 @@ class Config:
     MAX_API_BODY_BYTES = _int_env("MAX_API_BODY_BYTES", 64 * 1024)  # JSON API calls
     MAX_FORM_BYTES = _int_env("MAX_FORM_BYTES", 1024 * 1024)
     #: the largest homework submission request (text and every file together)
+    HOMEWORK_UPLOAD_TTL_S = _int_env("HOMEWORK_UPLOAD_TTL_S", 24 * 3600)  # an unfinished resumable upload's life
     HOMEWORK_MAX_REQUEST_BYTES = _int_env("HOMEWORK_MAX_REQUEST_BYTES", 200 * 1024 * 1024)  # HTML forms; imports and uploads have their own
 
     BABEL_DEFAULT_LOCALE = "zh_CN"

@@ -83,6 +83,7 @@ def create_app(config: str | object | None = None) -> Flask:
 
     _register_template_helpers(app)
     _register_roster_figures(app)
+    _register_sweeps(app)
     return app
 
 
@@ -128,6 +129,13 @@ def _register_template_helpers(app: Flask) -> None:
 
     # the navigation's bell: the unread count, one COUNT query, only when a page shows it
     app.context_processor(lambda: {"unread_notifications": notifications_service.nav_unread_count})
+
+
+def _register_sweeps(app: Flask) -> None:
+    """Clean-ups the media worker's periodic sweep runs besides its own (MEDIA_SWEEP_EVERY_MIN)."""
+    from app.homework.service import do_sweep_uploads
+
+    app.extensions.setdefault("xueshi_sweeps", []).append(do_sweep_uploads)
 
 
 def _register_roster_figures(app: Flask) -> None:
@@ -207,6 +215,7 @@ def _register_commands(app: Flask) -> None:
     from app.accounts.cli import register as register_accounts_cli
     from app.demo import demo_command
     from app.forums.digest import register as register_forums_cli
+    from app.homework.cli import register as register_homework_cli
     from app.media.cli import register as register_media_cli
     from app.notifications.cli import register as register_notifications_cli
     from app.reports.cli import register as register_reports_cli
@@ -215,5 +224,6 @@ def _register_commands(app: Flask) -> None:
     register_accounts_cli(app)
     register_media_cli(app)
     register_forums_cli(app)
+    register_homework_cli(app)
     register_reports_cli(app)
     register_notifications_cli(app)

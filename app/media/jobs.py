@@ -46,6 +46,8 @@ def _make_huey(app: Flask):
         with app.app_context():
             report = service.do_sweep()
             log.info("media sweep: %s", report.as_dict())
+            for sweep in app.extensions.get("xueshi_sweeps", ()):  # the other features' clean-ups
+                log.info("%s: %s", sweep.__qualname__, sweep())
 
     huey.xueshi_tasks = {"transcode": transcode_task, "sweep": sweep_task}
     return huey

@@ -1,13 +1,13 @@
 """homework: resumable (tus) uploads of a learner's files
 
 Revision ID: 0018_homework_uploads
-Revises: 0016_project_day_credits (the coordinator re-chains it after 0017_subtree_reminders)
+Revises: 0017_subtree_reminders
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0018_homework_uploads"
-down_revision = "0016_project_day_credits"
+down_revision = "0017_subtree_reminders"
 branch_labels = None
 depends_on = None
 

@@ -340,3 +340,27 @@ def test_browser_big_file_survives_a_dropped_connection_then_is_submitted(app, h
     assert set(by_name) == {"课堂实录.pdf", "板书.png"}
     assert by_name["课堂实录.pdf"].sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
     assert by_name["课堂实录.pdf"].size_bytes == big.stat().st_size
+
+
+def test_unfinished_uploads_are_swept_by_the_command_and_by_the_media_workers_periodic_sweep(app, hw, clock):
+    from app.homework import service
+    from app.media.jobs import get_huey
+
+    lapsed = []
+    for _ in range(2):
+        url = started(hw)
+        assert patch(hw, "learner", url, 0, BIG_PDF[:500]).status_code == 204
+        lapsed.append(url.rsplit("/", 1)[-1])
+    clock.advance(app.config["HOMEWORK_UPLOAD_TTL_S"] - 60)
+    kept_url = started(hw)  # started a minute before the others lapse: it stays
+    clock.advance(120)
+
+    result = app.test_cli_runner().invoke(args=["homework", "sweep"])
+    assert result.exit_code == 0 and result.output.startswith("2 unfinished homework uploads removed")
+    assert all(db.session.get(HomeworkUpload, upload_id) is None and not service.upload_path(upload_id).exists()
+               for upload_id in lapsed)
+    assert head(hw, "learner", kept_url).status_code == 200
+
+    clock.advance(app.config["HOMEWORK_UPLOAD_TTL_S"])
+    get_huey(app).xueshi_tasks["sweep"].call_local()
+    assert head(hw, "learner", kept_url).status_code == 404
