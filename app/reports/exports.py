@@ -46,13 +46,24 @@ MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadshee
 PROGRESS_EVERY = 1000
 
 
-def cells(row: LearnerRow, scope: Scope, yes: str, no: str) -> list:
-    """The values of one learner's line, in HEADERS order (the last three reserved, empty)."""
-    project = scope.project
-    return [row.name, row.teacher_no or "", row.phone or "", row.school, row.county, project.title,
-            rules.hours(row.credited_ms, project.minutes_per_hour), project.required_hours,
-            yes if rules.is_complete(row.credited_ms, scope.required_ms) else no,
-            row.last_day.isoformat() if row.last_day else "", "", "", ""]
+#: the reserved columns at the end of a line (score, level, certificate number): empty for now
+RESERVED = 3
+
+
+class _Line:
+    """The values of learners' lines of one export; what is the same on every line is read once."""
+
+    def __init__(self, scope: Scope, yes: str, no: str):
+        project = scope.project
+        self.title, self.required_hours, self.minutes = project.title, project.required_hours, project.minutes_per_hour
+        self.required_ms, self.yes, self.no = scope.required_ms, yes, no
+
+    def values(self, row: LearnerRow) -> list:
+        """The filled cells of the line, in HEADERS order (without the reserved columns)."""
+        return [row.name, row.teacher_no or "", row.phone or "", row.school, row.county, self.title,
+                rules.hours(row.credited_ms, self.minutes), self.required_hours,
+                self.yes if rules.is_complete(row.credited_ms, self.required_ms) else self.no,
+                row.last_day.isoformat() if row.last_day else ""]
 
 
 def file_name(scope: Scope, fmt: str) -> str:
@@ -79,15 +90,17 @@ def _write_xlsx(out: BinaryIO, scope: Scope, rows, yes, no, progress) -> int:
     sheet.write_row(0, 0, [str(h) for h in HEADERS], bold)
     sheet.set_column(0, 5, 16)
     sheet.set_column(6, 12, 11)
+    line = _Line(scope, yes, no)
+    write_string, write_number, is_formula_like = sheet.write_string, sheet.write_number, rules.is_formula_like
     count = 0
     for count, row in enumerate(rows, 1):
-        for col, value in enumerate(cells(row, scope, yes, no)):
+        for col, value in enumerate(line.values(row)):
             if value == "":
-                continue  # an empty cell (the reserved columns)
+                continue  # an empty cell
             if isinstance(value, str):
-                sheet.write_string(count, col, value, quoted if rules.is_formula_like(value) else None)
+                write_string(count, col, value, quoted if is_formula_like(value) else None)
             else:
-                sheet.write_number(count, col, value)
+                write_number(count, col, value)
         if count % PROGRESS_EVERY == 0:
             progress(count)
     workbook.close()
@@ -99,9 +112,10 @@ def _write_csv(out: BinaryIO, scope: Scope, rows, yes, no, progress) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     writer = csv.writer(text)
     writer.writerow([str(h) for h in HEADERS])
+    line, reserved = _Line(scope, yes, no), [""] * RESERVED
     count = 0
     for count, row in enumerate(rows, 1):
-        writer.writerow([rules.inert(v) for v in cells(row, scope, yes, no)])
+        writer.writerow([rules.inert(v) for v in line.values(row)] + reserved)
         if count % PROGRESS_EVERY == 0:
             progress(count)
     text.flush()

@@ -190,8 +190,15 @@ class _Places:
 
     def __init__(self):
         self.units = {row.id: row for row in db.session.execute(select(O.c.id, O.c.name, O.c.kind, O.c.path))}
+        self.found: dict[int | None, tuple[str, str]] = {}
 
     def school_and_county(self, school_id: int | None) -> tuple[str, str]:
+        found = self.found.get(school_id)
+        if found is None:
+            found = self.found[school_id] = self._school_and_county(school_id)
+        return found
+
+    def _school_and_county(self, school_id: int | None) -> tuple[str, str]:
         unit = self.units.get(school_id)
         if unit is None:
             return "", ""
