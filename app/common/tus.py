@@ -25,11 +25,15 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from flask import request
+from sqlalchemy import BigInteger
+from sqlalchemy.orm import Mapped, mapped_column
 from flask_babel import gettext as _
 
+from app.common import clock
 from app.common.api import api_error
 from app.common.exceptions import Conflict, DomainError, Gone
 from app.common.numbers import DB_BIGINT_MAX, parse_int
+from app.common.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,28 @@ TUS_EXTENSIONS = "creation,termination,expiration"
 CHUNK_BYTES = 8 * 1024 * 1024
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 _READ = 1024 * 1024
+
+
+def _now() -> datetime:
+    return clock.now()
+
+
+class UploadProgress:
+    """The columns every resumable upload has (a model mixin): sizes, times, expiry and completion."""
+
+    #: Upload-Length: the whole file's size
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    #: bytes received so far (the partial file's size after the last PATCH)
+    offset_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    #: an unfinished upload is gone (swept) after this moment
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_complete(self) -> bool:
+        return self.completed_at is not None
 
 
 class TooLarge(DomainError):

@@ -1,10 +1,11 @@
 """Assignments, the versions learners submit, their files and the history of each version's states."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
+from app.common.tus import UploadProgress
 from app.common.types import UTCDateTime
 from app.extensions import db
 
@@ -178,7 +179,7 @@ class ClassBrief(db.Model):
     author = relationship("User")
 
 
-class HomeworkUpload(db.Model):
+class HomeworkUpload(UploadProgress, db.Model):
     """A resumable (tus) upload of one file for a learner's answer; once complete it is a file of their draft."""
 
     __tablename__ = "homework_uploads"
@@ -193,19 +194,7 @@ class HomeworkUpload(db.Model):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
     #: the learner's own file name (cleaned); shown, never a path
     filename: Mapped[str] = mapped_column(String(200))
-    #: Upload-Length: the whole file's size
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    #: bytes received so far (the partial file's size after the last PATCH)
-    offset_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    #: an unfinished upload is gone after this moment
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: the version and file it became
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
     submission_file_id: Mapped[int | None] = mapped_column(ForeignKey("submission_files.id", ondelete="SET NULL"))
 
-    @property
-    def is_complete(self) -> bool:
-        return self.completed_at is not None

@@ -5,6 +5,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
+from app.common.tus import UploadProgress
 from app.common.types import UTCDateTime
 from app.extensions import db
 
@@ -157,7 +158,7 @@ class TranscodeJob(db.Model):
     asset: Mapped[MediaAsset] = relationship(back_populates="jobs")
 
 
-class UploadSession(db.Model):
+class UploadSession(UploadProgress, db.Model):
     """A resumable (tus) upload: bytes arrive in PATCH requests at increasing offsets."""
 
     __tablename__ = "media_uploads"
@@ -169,17 +170,5 @@ class UploadSession(db.Model):
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
     #: the name on the uploader's computer; display only
     filename: Mapped[str] = mapped_column(String(255), default="")
-    #: Upload-Length: the whole file's size
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    #: bytes received so far (the partial file's size after the last PATCH)
-    offset_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    #: an unfinished upload is swept after this moment
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     media_asset_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id", ondelete="SET NULL"))
 
-    @property
-    def is_complete(self) -> bool:
-        return self.completed_at is not None
