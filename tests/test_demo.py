@@ -171,10 +171,10 @@ def test_demo_history_has_group_viewings_of_the_second_class_with_attendance(app
 
     load_demo(demo_media)
     cls = db.session.execute(select(Class_).where(Class_.name == SECOND_CLASS)).scalar_one()
-    sessions = db.session.execute(select(GroupSession).where(GroupSession.class_id == cls.id)).scalars().all()
+    sessions = db.session.execute(select(GroupSession).where(GroupSession.class_id == cls.id).order_by(GroupSession.id)).scalars().all()
     assert len(sessions) == 2 and all(gs.status == "ended" for gs in sessions)
     assert {gs.learning_center.name for gs in sessions} == {"东湖县教师学习中心"}
-    attendances = db.session.execute(select(GroupAttendance)).scalars().all()
+    attendances = db.session.execute(select(GroupAttendance).order_by(GroupAttendance.id)).scalars().all()
     assert len(attendances) == 12 and all(a.checked_out_ms for a in attendances)
     assert all(a.credited_ms > 0 for a in attendances)
     # learner54 stayed 3 minutes of the first; learner51 attended both in full
