@@ -1,5 +1,4 @@
 """JSON API of classes (API.md "Classes, rosters, reminders" and "Group viewing")."""
-from datetime import date, datetime
 from typing import Annotated
 
 from flask import Blueprint, jsonify, url_for
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.accounts.models import User
 from app.classrooms import answers, permissions as perms, service
 from app.classrooms.models import Class_
-from app.common.api import api_login_required, parse_json
+from app.common.api import api_login_required, jsonable, parse_json
 from app.common.exceptions import Forbidden, NotFound
 from app.common.openapi import api_doc
 from app.extensions import db
@@ -43,16 +42,6 @@ class AttendeeBody(_Body):
 class RemindersBody(_Body):
     user_ids: Annotated[list[Id], Field(min_length=1, max_length=200)]
     message: Annotated[str, Field(min_length=1, max_length=500)]
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
 
 
 def _me():
@@ -110,7 +99,7 @@ def my_classes():
 @api_login_required
 def roster(class_id: int):
     cls = _class(class_id)
-    return jsonify(_jsonable(service.roster(cls.id)))
+    return jsonify(jsonable(service.roster(cls.id)))
 
 
 @bp.post("/classes/<int:class_id>/reminders")
@@ -141,7 +130,7 @@ def open_group():
         raise Forbidden(_("Only the class's class manager runs its group viewing."))
     opened = service.do_start_group(_me(), cls, body.lesson_id)
     gs = group.get_group(opened["group_session_id"])
-    return jsonify(_jsonable({**opened, "checkin": _checkin_json(gs)})), 201
+    return jsonify(jsonable({**opened, "checkin": _checkin_json(gs)})), 201
 
 
 @bp.get("/group-sessions/<int:group_id>")
@@ -150,7 +139,7 @@ def open_group():
 @api_login_required
 def get_group(group_id: int):
     gs, _cls = _run_group(group_id)
-    return jsonify(_jsonable(group_state(gs)))
+    return jsonify(jsonable(group_state(gs)))
 
 
 @bp.post("/group-sessions/<int:group_id>/checkins")
@@ -162,7 +151,7 @@ def check_in(group_id: int):
     gs, cls = service.get_group_class(group_id)
     if not perms.can_check_in(_me(), cls):
         raise Forbidden(_("Only learners of this class can check in to its group viewing."), code="not_in_class")
-    return jsonify(_jsonable(service.check_in_with_code(gs, _me(), body.code.strip()))), 201
+    return jsonify(jsonable(service.check_in_with_code(gs, _me(), body.code.strip()))), 201
 
 
 @bp.delete("/group-sessions/<int:group_id>/checkins/me")
@@ -173,7 +162,7 @@ def check_out(group_id: int):
     gs, cls = service.get_group_class(group_id)
     if not perms.can_check_in(_me(), cls):
         raise Forbidden(_("Only learners of this class can check in to its group viewing."), code="not_in_class")
-    return jsonify(_jsonable(group.do_check_out(gs, _me().id, "self")))
+    return jsonify(jsonable(group.do_check_out(gs, _me().id, "self")))
 
 
 @bp.post("/group-sessions/<int:group_id>/attendees")
@@ -186,7 +175,7 @@ def tick_attendee(group_id: int):
     learner = db.session.get(User, body.user_id)
     if learner is None or not perms.can_check_in(learner, cls):
         raise NotFound(_("No such learner in this class."), code="learner_not_found")
-    return jsonify(_jsonable(group.do_check_in(gs, learner, method="manager", by_id=_me().id))), 201
+    return jsonify(jsonable(group.do_check_in(gs, learner, method="manager", by_id=_me().id))), 201
 
 
 @bp.delete("/group-sessions/<int:group_id>/attendees/<int:user_id>")
@@ -194,7 +183,7 @@ def tick_attendee(group_id: int):
 @api_login_required
 def remove_attendee(group_id: int, user_id: int):
     gs, _cls = _run_group(group_id)
-    return jsonify(_jsonable(group.do_check_out(gs, user_id, "manager")))
+    return jsonify(jsonable(group.do_check_out(gs, user_id, "manager")))
 
 
 @bp.post("/group-sessions/<int:group_id>/end")
@@ -203,4 +192,4 @@ def remove_attendee(group_id: int, user_id: int):
 @api_login_required
 def end_group(group_id: int):
     gs, _cls = _run_group(group_id)
-    return jsonify(_jsonable({"attendees": group.do_end_group(gs)}))
+    return jsonify(jsonable({"attendees": group.do_end_group(gs)}))

@@ -1,6 +1,7 @@
 """The JSON API's shared pieces: one error envelope, body parsing, authentication."""
 import json
 import re
+from datetime import date, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -159,6 +160,17 @@ def parse_json(model: type[M], max_bytes: int = 64 * 1024) -> M:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ())) or "body"
         raise api_error(400, field, _("Invalid value for %(field)s: %(reason)s", field=field, reason=first.get("msg", "")))
+
+
+def jsonable(value):
+    """Turn a service result (datetimes, dates, lists, tuples, dicts) into JSON values."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
 
 
 def unauthorized() -> ApiError:

@@ -1,5 +1,4 @@
 """JSON API of watch-time tracking (TRACKING.md): playback sessions, heartbeats, presence, progress, audit."""
-from datetime import date, datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, jsonify, request
@@ -8,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.common.api import api_login_required, parse_json
+from app.common.api import api_login_required, jsonable, parse_json
 from app.common.exceptions import Forbidden
 from app.common.numbers import query_int
 from app.common.openapi import api_doc
@@ -58,17 +57,6 @@ class CorrectionBody(_Body):
 
 
 _BODY_ERRORS = (400, 413, 415)
-
-
-def _jsonable(value):
-    """Turn a service result (datetimes, dates, lists, dicts) into JSON values."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
 
 
 def _project_id_arg() -> int:
@@ -129,7 +117,7 @@ def end_session(session_id: int):
 @api_login_required
 def my_progress():
     project = courses.get_project_for_learner(current_user, _project_id_arg())
-    return jsonify(_jsonable(service.get_project_progress(current_user, project)))
+    return jsonify(jsonable(service.get_project_progress(current_user, project)))
 
 
 @bp.get("/me/lessons/<int:lesson_id>/audit")
@@ -139,7 +127,7 @@ def my_progress():
 def my_lesson_audit(lesson_id: int):
     project = courses.get_project_for_learner(current_user, _project_id_arg())
     lesson = service.get_recorded_lesson(current_user, project, lesson_id)
-    return jsonify(_jsonable(service.get_lesson_audit(current_user, project, lesson)))
+    return jsonify(jsonable(service.get_lesson_audit(current_user, project, lesson)))
 
 
 # ----------------------------------------------------------------- staff: learners in their scope
@@ -150,7 +138,7 @@ def my_lesson_audit(lesson_id: int):
 @api_login_required
 def learner_progress(project_id: int, learner_id: int):
     project, learner = service.get_learner_in_project(current_user, project_id, learner_id)
-    return jsonify(_jsonable(service.get_project_progress(learner, project)))
+    return jsonify(jsonable(service.get_project_progress(learner, project)))
 
 
 @bp.get("/projects/<int:project_id>/learners/<int:learner_id>/lessons/<int:lesson_id>/audit")
@@ -160,7 +148,7 @@ def learner_progress(project_id: int, learner_id: int):
 def learner_lesson_audit(project_id: int, learner_id: int, lesson_id: int):
     project, learner = service.get_learner_in_project(current_user, project_id, learner_id)
     lesson = service.get_lesson_in_project(project, lesson_id)
-    return jsonify(_jsonable(service.get_lesson_audit(learner, project, lesson)))
+    return jsonify(jsonable(service.get_lesson_audit(learner, project, lesson)))
 
 
 @bp.post("/projects/<int:project_id>/learners/<int:learner_id>/lessons/<int:lesson_id>/corrections")
