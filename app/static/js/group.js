@@ -21,16 +21,8 @@
   var POLL_MS = 5000;
   var RETRY_MS = 3000;
 
-  function readJSON(id) {
-    var el = document.getElementById(id);
-    if (!el) { return {}; }
-    try { return JSON.parse(el.textContent || '{}'); } catch (e) { return {}; }
-  }
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute('content') : '';
-  }
+  var readJSON = window.XueshiNet.readJSON;  // xs-net.js, loaded before this file
+  var csrfToken = window.XueshiNet.csrfToken;
 
   function api(method, url, body) {
     var init = {method: method, credentials: 'same-origin', cache: 'no-store',
