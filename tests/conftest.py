@@ -148,8 +148,22 @@ def overrides_from(marker) -> dict:
 
 
 def _truncate_all() -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Empty what the last test left: TRUNCATE (fresh files, so rows come back in insertion order)
+    of the tables that hold rows or whose id sequence has moved; truncating all 46 each time
+    cost about a second a test."""
+    names = [t.name for t in db.metadata.sorted_tables]
+    holding = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in names)
+    dirty = set(db.session.execute(text(holding)).scalars())
+    dirty.update(db.session.execute(text(
+        "SELECT t.relname FROM pg_sequences s"
+        " JOIN pg_class q ON q.relname = s.sequencename AND q.relkind = 'S'"
+        " JOIN pg_depend d ON d.objid = q.oid AND d.deptype IN ('a', 'i')"
+        " JOIN pg_class t ON t.oid = d.refobjid"
+        " WHERE s.schemaname = current_schema() AND s.last_value IS NOT NULL")).scalars())
+    if dirty:
+        tables = ", ".join(f'"{name}"' for name in names if name in dirty)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
 
 
