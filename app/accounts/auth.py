@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import selectinload
 from wtforms import ValidationError
 
@@ -145,6 +145,12 @@ def _load_user_from_session(session_id: str) -> User | None:
     return user
 
 
+#: one lean query on the API's hot path (heartbeats), built once: roles load only if a view asks for them
+_BEARER_USER = (select(User, ApiToken.id, ApiToken.expires_at)
+                .join(ApiToken, ApiToken.user_id == User.id)
+                .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
+
+
 def _load_user_from_bearer(req) -> User | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
@@ -153,12 +159,7 @@ def _load_user_from_bearer(req) -> User | None:
     if not token:
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()
-    # One lean query on the API's hot path (heartbeats): roles load only if a view asks for them.
-    row = db.session.execute(
-        select(User, ApiToken.id, ApiToken.expires_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).first()
+    row = db.session.execute(_BEARER_USER, {"digest": digest}).first()
     if row is None or not row.User.is_active or row.expires_at <= clock.now():
         return None
     g.auth_via = "token"

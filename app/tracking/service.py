@@ -300,6 +300,13 @@ def _add_to_project_day(dialect) -> object:
 
 
 ADD_TO_PROJECT_DAY = {"sqlite": _add_to_project_day(sqlite), "postgresql": _add_to_project_day(postgresql)}
+# SQLAlchemy does not cache the dialects' INSERT ... ON CONFLICT (each run compiles it again), so a
+# heartbeat adds to a day row that exists with these plain UPDATEs and upserts only a new day's row.
+GROW_DAY = update(D).where(D.c.user_id == bindparam("uid"), D.c.day == bindparam("d")).values(
+    credited_ms=D.c.credited_ms + bindparam("add_ms"))
+GROW_PROJECT_DAY = update(DP).where(DP.c.user_id == bindparam("uid"), DP.c.project_id == bindparam("pid"),
+                                    DP.c.day == bindparam("d")).values(
+    credited_ms=DP.c.credited_ms + bindparam("add_ms"))
 
 
 def _see_page(dialect) -> object:
@@ -310,6 +317,8 @@ def _see_page(dialect) -> object:
 
 #: a document session's reader showed a page (R14)
 SEE_PAGE = {"sqlite": _see_page(sqlite), "postgresql": _see_page(postgresql)}
+SEE_PAGE_AGAIN = update(V).where(V.c.session_id == bindparam("sid"), V.c.page == bindparam("pg")).values(
+    last_seen_ms=bindparam("seen_ms"), reports=V.c.reports + 1)
 INSERT_CHECK = insert(C)
 
 
@@ -521,9 +530,11 @@ def add_day_credits(conn: Connection, user_id: int, project_id: int, pieces) -> 
     for piece in pieces:
         days[piece.day] = days.get(piece.day, 0) + piece.ms
     for day, ms in days.items():
-        conn.execute(ADD_TO_DAY[_dialect()], {"user_id": user_id, "day": day, "credited_ms": ms})
-        conn.execute(ADD_TO_PROJECT_DAY[_dialect()], {"user_id": user_id, "project_id": project_id,
-                                                      "day": day, "credited_ms": ms})
+        if conn.execute(GROW_DAY, {"uid": user_id, "d": day, "add_ms": ms}).rowcount == 0:
+            conn.execute(ADD_TO_DAY[_dialect()], {"user_id": user_id, "day": day, "credited_ms": ms})
+        if conn.execute(GROW_PROJECT_DAY, {"uid": user_id, "pid": project_id, "d": day, "add_ms": ms}).rowcount == 0:
+            conn.execute(ADD_TO_PROJECT_DAY[_dialect()], {"user_id": user_id, "project_id": project_id,
+                                                          "day": day, "credited_ms": ms})
 
 
 def _count_reason(conn: Connection, session_id: int, stored: dict | None, reason: str) -> None:
@@ -769,7 +780,8 @@ def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict
                                                           now_ms))
             done = _compute(ctx, row, out, now)
             _write(conn, session_id, key, row, user_state, done, reading if out.accepted else None)
-            if out.accepted and body.page is not None:
+            if out.accepted and body.page is not None and conn.execute(
+                    SEE_PAGE_AGAIN, {"sid": session_id, "pg": body.page, "seen_ms": now_ms}).rowcount == 0:
                 conn.execute(SEE_PAGE[_dialect()], {"session_id": session_id, "page": body.page,
                                                     "first_seen_ms": now_ms, "last_seen_ms": now_ms, "reports": 1})
             answer = {
