@@ -79,6 +79,14 @@ def _get_user_or_404(user_id: int) -> User:
     return user
 
 
+def _user_for(user_id: int, may) -> User:
+    """The user: 404 if I may not see them, 403 if `may(me, user)` says no."""
+    user = _get_user_or_404(user_id)
+    if not may(_me(), user):
+        abort(403)
+    return user
+
+
 def _field_error(form, exc: DomainError) -> None:
     field = getattr(form, exc.code, None)
     if field is not None and hasattr(field, "errors") and isinstance(field.errors, list):
@@ -328,10 +336,7 @@ def user_edit(user_id: int):
 @bp.post("/users/<int:user_id>/active")
 @admin_required
 def user_set_active(user_id: int):
-    me = _me()
-    user = _get_user_or_404(user_id)
-    if not perms.can_set_user_active(me, user):
-        abort(403)
+    user = _user_for(user_id, perms.can_set_user_active)
     form = SetActiveForm()
     if not form.validate_on_submit() or form.active.data not in ("0", "1"):
         flash(_("Nothing changed: the request was incomplete."), "danger")
@@ -349,10 +354,7 @@ def user_set_active(user_id: int):
 @bp.post("/users/<int:user_id>/reset-password")
 @admin_required
 def user_reset_password(user_id: int):
-    me = _me()
-    user = _get_user_or_404(user_id)
-    if not perms.can_reset_password(me, user):
-        abort(403)
+    user = _user_for(user_id, perms.can_reset_password)
     if not ActionForm().validate_on_submit():
         abort(400)
     with write_transaction():
@@ -365,9 +367,7 @@ def user_reset_password(user_id: int):
 @admin_required
 def user_grant_role(user_id: int):
     me = _me()
-    user = _get_user_or_404(user_id)
-    if not perms.can_grant_role(me, user):
-        abort(403)
+    user = _user_for(user_id, perms.can_grant_role)
     form = RoleGrantForm()
     form.org_unit_id.choices = as_choices(unit_choices(units_in_scope(_me())))
     unit = db.session.get(OrgUnit, form.org_unit_id.data) if form.org_unit_id.data else None
