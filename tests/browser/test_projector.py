@@ -133,9 +133,11 @@ def test_signed_urls_are_renewed_before_they_expire(page, live_server, room):
     page.click("[data-testid=start]")
     wait_playing_past(page, 0.5)
     # Renewal is due 1 s before expiry (a quarter of the TTL): a new URL, same position, still playing.
-    page.wait_for_function(f"() => document.querySelector('[data-testid=video]').currentSrc !== {first!r}", timeout=10000)
+    # (while a new src loads, currentSrc is briefly empty: wait for the new URL itself)
+    renewed = page.wait_for_function(
+        "first => { const src = document.querySelector('[data-testid=video]').currentSrc;"
+        " return src && src !== first ? src : null; }", arg=first, timeout=10000).json_value()
     wait_playing_past(page, 3.2)
-    renewed = page.eval_on_selector("[data-testid=video]", "v => v.currentSrc")
     assert int(parse_qs(urlsplit(renewed).query)["expires"][0]) > int(parse_qs(urlsplit(first).query)["expires"][0])
     assert "/360p.mp4" in renewed
 
