@@ -129,15 +129,16 @@ def test_manual_switch_keeps_the_position(page, live_server, room):
 @pytest.mark.config(MEDIA_URL_TTL_S=4)
 def test_signed_urls_are_renewed_before_they_expire(page, live_server, room):
     open_projector(page, live_server, room)
-    first = page.eval_on_selector("[data-testid=video]", "v => v.currentSrc")
+    # data-source: the signed URL playing, whether through plain src or Media Source (then src is a blob: URL)
+    source = ("first => { const src = document.querySelector('[data-testid=video]').getAttribute('data-source');"
+              " return src && src !== first ? src : null; }")
+    first = page.wait_for_function(source, arg="", timeout=10000).json_value()
     page.click("[data-testid=start]")
     wait_playing_past(page, 0.5)
     # Renewal is due 1 s before expiry (a quarter of the TTL): a new URL, same position, still playing.
-    # (while a new src loads, currentSrc is briefly empty: wait for the new URL itself)
-    renewed = page.wait_for_function(
-        "first => { const src = document.querySelector('[data-testid=video]').currentSrc;"
-        " return src && src !== first ? src : null; }", arg=first, timeout=10000).json_value()
+    renewed = page.wait_for_function(source, arg=first, timeout=10000).json_value()
     wait_playing_past(page, 3.2)
+    assert "expires=" in renewed, renewed
     assert int(parse_qs(urlsplit(renewed).query)["expires"][0]) > int(parse_qs(urlsplit(first).query)["expires"][0])
     assert "/360p.mp4" in renewed
 
@@ -340,6 +341,7 @@ def test_fragmented_renditions_play_through_media_source(page, live_server, frag
     page.wait_for_function(f"() => document.querySelector('[data-testid=video]').getAttribute('data-source') !== {first!r}",
                            timeout=10000)
     renewed = _source(page)
+    assert "expires=" in renewed, renewed
     assert int(parse_qs(urlsplit(renewed).query)["expires"][0]) > int(parse_qs(urlsplit(first).query)["expires"][0])
     assert "/360p.mp4" in renewed
     assert page.eval_on_selector("[data-testid=video]", "v => v.currentTime") > 15
