@@ -530,11 +530,17 @@ def add_day_credits(conn: Connection, user_id: int, project_id: int, pieces) -> 
     for piece in pieces:
         days[piece.day] = days.get(piece.day, 0) + piece.ms
     for day, ms in days.items():
-        if conn.execute(GROW_DAY, {"uid": user_id, "d": day, "add_ms": ms}).rowcount == 0:
-            conn.execute(ADD_TO_DAY[_dialect()], {"user_id": user_id, "day": day, "credited_ms": ms})
-        if conn.execute(GROW_PROJECT_DAY, {"uid": user_id, "pid": project_id, "d": day, "add_ms": ms}).rowcount == 0:
-            conn.execute(ADD_TO_PROJECT_DAY[_dialect()], {"user_id": user_id, "project_id": project_id,
-                                                          "day": day, "credited_ms": ms})
+        _update_or_upsert(conn, GROW_DAY, {"uid": user_id, "d": day, "add_ms": ms},
+                          ADD_TO_DAY, {"user_id": user_id, "day": day, "credited_ms": ms})
+        _update_or_upsert(conn, GROW_PROJECT_DAY, {"uid": user_id, "pid": project_id, "d": day, "add_ms": ms},
+                          ADD_TO_PROJECT_DAY, {"user_id": user_id, "project_id": project_id, "day": day,
+                                               "credited_ms": ms})
+
+
+def _update_or_upsert(conn: Connection, update_stmt, update_params: dict, upserts: dict, row: dict) -> None:
+    """The cached UPDATE of a row that exists; the (uncached) upsert only when it changed nothing."""
+    if conn.execute(update_stmt, update_params).rowcount == 0:
+        conn.execute(upserts[_dialect()], row)
 
 
 def _count_reason(conn: Connection, session_id: int, stored: dict | None, reason: str) -> None:
@@ -780,10 +786,10 @@ def check_heartbeat(user_id: int, session_id: int, body: HeartbeatInput) -> dict
                                                           now_ms))
             done = _compute(ctx, row, out, now)
             _write(conn, session_id, key, row, user_state, done, reading if out.accepted else None)
-            if out.accepted and body.page is not None and conn.execute(
-                    SEE_PAGE_AGAIN, {"sid": session_id, "pg": body.page, "seen_ms": now_ms}).rowcount == 0:
-                conn.execute(SEE_PAGE[_dialect()], {"session_id": session_id, "page": body.page,
-                                                    "first_seen_ms": now_ms, "last_seen_ms": now_ms, "reports": 1})
+            if out.accepted and body.page is not None:
+                _update_or_upsert(conn, SEE_PAGE_AGAIN, {"sid": session_id, "pg": body.page, "seen_ms": now_ms},
+                                  SEE_PAGE, {"session_id": session_id, "page": body.page, "first_seen_ms": now_ms,
+                                             "last_seen_ms": now_ms, "reports": 1})
             answer = {
                 "accepted": out.accepted,
                 "credited_s_session": _s(row.credited_ms + out.credited_ms),
