@@ -35,10 +35,10 @@ def audio_lesson(app, org_tree, make_user, make_project, make_course, enroll):
 def test_an_audio_lesson_plays_and_is_credited(live_server, page, audio_lesson):
     sign_in(page, live_server, audio_lesson["learner"].username)
     page.goto(f"{live_server.url}/projects/{audio_lesson['project_id']}/lessons/{audio_lesson['lesson_id']}/play")
-    page.wait_for_function("() => document.querySelector('video').readyState >= 1")
+    page.wait_for_function("() => document.querySelector('video')?.readyState >= 1")
     assert page.evaluate("document.querySelector('video').duration") == pytest.approx(LESSON_S, abs=0.5)
     page.evaluate("() => { document.querySelector('video').play(); }")
-    page.wait_for_function("() => document.querySelector('video').currentTime > 5")
+    page.wait_for_function("() => document.querySelector('video')?.currentTime > 5")
 
     def is_pause(response):
         return "/heartbeats" in response.url and json.loads(response.request.post_data)["event"] == "pause"

@@ -77,7 +77,7 @@ def _sign_in_and_open(page, live_server, demo_lesson):
     page.click("[data-testid=login-submit]")
     page.wait_for_url(lambda url: "/login" not in url)
     page.goto(f"{live_server.url}/projects/{demo_lesson['project_id']}/lessons/{demo_lesson['lesson_id']}/play")
-    page.wait_for_function("() => document.querySelector('video').readyState >= 1")
+    page.wait_for_function("() => document.querySelector('video')?.readyState >= 1")
 
 
 def _string(page, key: str) -> str:
@@ -91,7 +91,7 @@ def _position(page) -> float:
 
 def _start_playing(page):
     page.click("[data-testid=toggle]")
-    page.wait_for_function("() => document.querySelector('video').currentTime > 0.3")
+    page.wait_for_function("() => document.querySelector('video')?.currentTime > 0.3")
 
 
 def _pause_and_get_answer(page):
@@ -237,17 +237,17 @@ def test_a_second_tab_supersedes_and_resume_here_takes_over(live_server, page, d
     page.wait_for_timeout(2_500)
     other = page.context.new_page()  # same browser, same login: a second tab
     other.goto(page.url)
-    other.wait_for_function("() => document.querySelector('video').readyState >= 1")
+    other.wait_for_function("() => document.querySelector('video')?.readyState >= 1")
     # The first tab's next heartbeat answers 409: it stops and says why.
     blocked = page.locator("[data-xs=blocked]")
     expect(blocked).to_be_visible(timeout=INTERVAL_S * 1000 + 4_000)
     expect(blocked).to_contain_text(_string(page, "superseded"))
-    page.wait_for_function("() => document.querySelector('video').paused")
+    page.wait_for_function("() => document.querySelector('video')?.paused")
     # "Resume here" opens a new session, which supersedes the other tab in turn.
     with page.expect_response(lambda r: r.url.endswith("/playback/sessions") and r.status == 201):
         page.click("[data-testid=resume-here]")
     expect(blocked).to_be_hidden()
-    page.wait_for_function("() => !document.querySelector('video').paused")
+    page.wait_for_function("() => document.querySelector('video')?.paused === false")
     # Its heartbeats are accepted again.
     with page.expect_response(lambda r: "/heartbeats" in r.url and r.status == 200, timeout=INTERVAL_S * 1000 + 4_000):
         pass
@@ -352,7 +352,7 @@ def test_timeline_shows_the_time_and_moves_and_the_controls_fit(live_server, pag
     assert timeline.get_attribute("aria-valuemax") == "30"
     # The credited counter follows each answer at once (not one interval later), and the covered
     # segments the answers carry are drawn on the timeline.
-    page.wait_for_function("() => document.querySelector('[data-testid=session-credited]').dataset.seconds >= '1'",
+    page.wait_for_function("() => document.querySelector('[data-testid=session-credited]')?.dataset.seconds >= '1'",
                            timeout=INTERVAL_S * 1000 + 4_000)
     last = beats[-1].json()
     credited = page.locator("[data-testid=credited]").get_attribute("data-seconds")

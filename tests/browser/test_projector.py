@@ -88,10 +88,10 @@ def test_projector_plays_the_highest_rendition_full_screen(page, live_server, ro
     box = page.locator("[data-testid=toggle]").bounding_box()
     assert box["height"] >= 40 and box["width"] >= 100
     page.keyboard.press("Space")
-    page.wait_for_function("() => document.querySelector('[data-testid=video]').paused")
+    page.wait_for_function("() => document.querySelector('[data-testid=video]')?.paused")
     before = video_time(page)
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"() => document.querySelector('[data-testid=video]').currentTime >= {before + 9.5}")
+    page.wait_for_function(f"() => document.querySelector('[data-testid=video]')?.currentTime >= {before + 9.5}")
     expect(page.locator("[data-testid=time]")).to_have_text(re.compile(r"^0:1[0-2]$"))
     expect(page.locator("[data-testid=duration]")).to_have_text("0:12")
 
@@ -150,7 +150,7 @@ def test_a_410_fetches_fresh_urls_and_seeks_back(page, live_server, room):
     page.click("[data-testid=start]")
     wait_playing_past(page, 2.0)
     page.keyboard.press("Space")
-    page.wait_for_function("() => document.querySelector('[data-testid=video]').paused")
+    page.wait_for_function("() => document.querySelector('[data-testid=video]')?.paused")
     position = video_time(page)
 
     # The URL now answers 410 (expired) once; the element has to fetch it again.
@@ -259,7 +259,7 @@ def test_auto_mode_steps_down_after_repeated_stalls(page, live_server, room):
     page.wait_for_function("() => window.autoController.current.label === '240p'", timeout=45000)
     # data-source: the signed URL playing, whether through plain src or Media Source (then src is a blob: URL)
     assert "/240p.mp4" in page.eval_on_selector("#auto-video", "v => v.getAttribute('data-source')")
-    page.wait_for_function("() => document.getElementById('auto-video').currentTime > 0.5")  # and it plays on
+    page.wait_for_function("() => document.getElementById('auto-video')?.currentTime > 0.5")  # and it plays on
 
 
 def test_a_pdf_lesson_is_shown_full_screen(page, live_server, room, app, make_course):

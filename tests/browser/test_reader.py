@@ -46,22 +46,22 @@ def test_reading_the_handbook_turns_pages_and_is_credited(live_server, page, han
     sign_in(page, live_server, handbook["learner"].username)
     page.goto(live_server.url + "/")
     page.get_by_role("link", name=handbook["title"]).click()
-    page.wait_for_function("() => document.getElementById('xs-reader').dataset.renderedPage === '1'")
+    page.wait_for_function("() => document.getElementById('xs-reader')?.dataset.renderedPage === '1'")
     canvas_width = page.evaluate("document.querySelector('[data-testid=page-canvas]').getBoundingClientRect().width")
     assert 200 < canvas_width <= size["width"]
     for number in range(2, 5):
         page.wait_for_timeout(1500)
         page.click("[data-testid=next-page]")
-        page.wait_for_function(f"() => document.getElementById('xs-reader').dataset.renderedPage === '{number}'")
+        page.wait_for_function(f"() => document.getElementById('xs-reader')?.dataset.renderedPage === '{number}'")
     expect(page.locator("[data-testid=page-number]")).to_have_text("4")
     page.wait_for_timeout(1500)  # a page shown for less than a moment is not reported (rapid turns become one)
     page.click("[data-testid=prev-page]")
-    page.wait_for_function("() => document.getElementById('xs-reader').dataset.renderedPage === '3'")
+    page.wait_for_function("() => document.getElementById('xs-reader')?.dataset.renderedPage === '3'")
     page.click("[data-xr=zoom-in]")
     wider = page.evaluate("document.querySelector('[data-testid=page-canvas]').getBoundingClientRect().width")
     assert wider > canvas_width
     page.click("[data-testid=fit-width]")
-    page.wait_for_function("() => Number(document.querySelector('[data-testid=credited]').dataset.seconds) >= 3")
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=credited]')?.dataset.seconds) >= 3")
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]  # no sideways scrolling
 
     item = _credited(page, live_server, handbook)
@@ -82,7 +82,7 @@ def test_the_reading_clock_stops_while_the_page_is_hidden(live_server, page, han
     url = f"{live_server.url}/projects/{handbook['project_id']}/lessons/{handbook['lesson_id']}/play"
     with page.expect_request(lambda r: "/heartbeats" in r.url and json.loads(r.post_data)["event"] == "play"):
         page.goto(url)
-    page.wait_for_function("() => document.getElementById('xs-reader').dataset.running === '1'")
+    page.wait_for_function("() => document.getElementById('xs-reader')?.dataset.running === '1'")
     with page.expect_request(lambda r: "/heartbeats" in r.url and json.loads(r.post_data)["event"] == "hidden") as info:
         page.evaluate("""() => {
             Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
