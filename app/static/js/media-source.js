@@ -38,7 +38,8 @@
  * at most 360p on a screen narrower than 480 CSS px, and never one whose
  * bitrate exceeds 70 % of the measured bandwidth. The bandwidth is measured by
  * timing the first range request (up to 256 KiB of the lowest rendition, at
- * most 4 s). A choice the learner makes in the menu is remembered
+ * most 4 s; stopped after 0.6 s if it reads as a slow link by then). A choice
+ * the learner makes in the menu is remembered
  * (localStorage) and wins over all this. Repeated stalls step one rendition down.
  * Signed URLs expire (MEDIA_URL_TTL_S): fresh ones are fetched before that and
  * the source reloaded at the same position; a 403/410 (or any network error)
@@ -59,6 +60,7 @@
 
   var PROBE_BYTES = 256 * 1024;
   var PROBE_MAX_MS = 4000;
+  var PROBE_VERDICT_MS = 600;       // a link this slow by then is slow: no need to wait for all the probe
   var BANDWIDTH_SHARE = 0.7;
   var SLOW_LINK_BPS = 1e6;          // at or below this: the lowest rendition
   var NARROW_SCREEN_PX = 480;       // narrower screens: at most NARROW_CAP_HEIGHT
@@ -156,8 +158,15 @@
       var seconds = Math.max(0.001, (clockNow() - started) / 1000);
       return received > 0 ? (received * 8) / seconds : null;
     };
+    var verdict = null;
     if (controller) {
       timer = setTimeout(function () { controller.abort(); }, PROBE_MAX_MS);
+      // On a slow link the whole probe costs seconds before the first frame (2 s at 1 Mbit/s):
+      // if what arrived so far already reads as a slow link, that is the answer.
+      verdict = setTimeout(function () {
+        var bps = finish();
+        if (bps !== null && bps <= SLOW_LINK_BPS) { controller.abort(); }
+      }, PROBE_VERDICT_MS);
     }
     return fetch(url, {
       credentials: 'same-origin', cache: 'no-store',
@@ -182,6 +191,7 @@
       return finish();  // aborted at the deadline: what arrived by then tells the speed
     }).then(function (bps) {
       if (timer) { clearTimeout(timer); }
+      if (verdict) { clearTimeout(verdict); }
       return bps;
     });
   }
