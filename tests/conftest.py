@@ -5,6 +5,7 @@ import itertools
 import os
 import re
 import shutil
+import socket
 import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -388,6 +389,13 @@ def bearer(token: str) -> dict:
 
 
 # ---------------------------------------------------------------- live server and browser
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class LiveServer:
     def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,13 @@ from app import create_app
 from app.accounts.service import do_create_user
 from app.extensions import db
 from config import TestingConfig
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Right-pass-1"
 WRONG = "Wrong-pass-9"
 LIMIT = 5
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _make_database(path: Path) -> str:
@@ -48,7 +43,7 @@ def _make_database(path: Path) -> str:
 def server(tmp_path):
     """gunicorn as `make run` starts it (deploy/gunicorn.conf.py), four workers, on a temp SQLite database."""
     url = _make_database(tmp_path / "xueshi.db")
-    port = _free_port()
+    port = free_port()
     access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
     env = dict(os.environ, XUESHI_CONFIG="development", DATABASE_URL=url, SECRET_KEY="workers-test",
                MEDIA_ROOT=str(tmp_path / "media"), HUEY_SQLITE_PATH=str(tmp_path / "huey.db"), THREADS="2",

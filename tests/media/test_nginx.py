@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.media import signing
-from tests.conftest import bearer
+from tests.conftest import bearer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = "/usr/sbin/nginx"
@@ -42,11 +42,6 @@ def _require_nginx() -> None:
             pytrace=False,
         )
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Nginx:
@@ -74,7 +69,7 @@ def start_nginx(tmp_path, app, live_server):
     started = []
 
     def start(mode: str) -> Nginx:
-        port = _free_port()
+        port = free_port()
         upstream = urlsplit(live_server.url).netloc
         site = render.Site(media_root=app.config["MEDIA_ROOT"], static_root=str(ROOT / "app" / "static"),
                            upstream=upstream, listen=f"127.0.0.1:{port}",
@@ -129,7 +124,7 @@ def _through_app(client, target: str, headers: dict | None = None):
 def test_shipped_config_passes_nginx_t(tmp_path, mode):
     _require_nginx()
     site = render.Site(media_root=str(tmp_path / "media"), static_root=str(tmp_path / "static"),
-                       upstream="127.0.0.1:9", listen=f"127.0.0.1:{_free_port()}", secret="k3y_-x", mode=mode)
+                       upstream="127.0.0.1:9", listen=f"127.0.0.1:{free_port()}", secret="k3y_-x", mode=mode)
     (tmp_path / "media").mkdir()
     conf = render.write(site, tmp_path / "conf", standalone=True)
     check = subprocess.run([NGINX, "-t", "-p", str(tmp_path / "conf"), "-c", str(conf)], capture_output=True, text=True)

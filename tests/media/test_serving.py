@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from werkzeug.http import http_date
 
 from app.media import serving
+from tests.conftest import free_port
 
 SIZE = 100_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,11 +207,6 @@ def test_body_is_handed_to_the_server_file_wrapper_at_the_range_offset(media_fil
         rv.close()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def gunicorn_server(tmp_path):
@@ -230,7 +226,7 @@ def gunicorn_server(tmp_path):
             """
         )
     )
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}")
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as log_file:
