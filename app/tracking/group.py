@@ -408,7 +408,7 @@ def _write_projector(conn: Connection, session_id: int, manager_id: int, row, us
     conn.execute(tracking.UPDATE_SESSION, {
         "session_id": session_id, "last_seq": state.seq, "last_at_ms": state.at_ms,
         "last_position_ms": state.position_ms, "is_playing": state.playing, "is_visible": state.visible,
-        "rate": state.rate, "credit_from_ms": state.credit_from_ms,
+        "rate": state.rate, "credit_from_ms": state.credit_from_ms, "coverage_lead_ms": state.lead_ms,
         "credited_ms": row.credited_ms + out.credited_ms, "held": tracking._held_json(state.held),
         "reasons": out.reasons.merge_into(row.reasons) if out.reasons else row.reasons})
     if out.user != user_before:

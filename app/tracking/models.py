@@ -87,6 +87,7 @@ class PlaybackSession(db.Model):
         CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_when_not_open"),
         CheckConstraint("last_seq >= 0 AND last_position_ms >= 0 AND credited_ms >= 0", name="non_negative"),
         CheckConstraint("rate > 0", name="rate_positive"),
+        CheckConstraint("coverage_lead_ms BETWEEN 0 AND 2000", name="coverage_lead"),
         CheckConstraint("kind IN ('own', 'projector', 'attendee')", name="kind"),
         CheckConstraint("(kind = 'own') = (group_session_id IS NULL)", name="group_when_not_own"),
         # R5 held by the database: at most one open session per user.
@@ -124,6 +125,8 @@ class PlaybackSession(db.Model):
     rate: Mapped[float] = mapped_column(Float, default=1.0)
     #: earliest server time the next interval may be credited from (rules.SessionState)
     credit_from_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: how far coverage has run ahead of the wall time used, within R3's fixed 2 s (rules.SessionState.lead_ms)
+    coverage_lead_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: document sessions (R14): the page shown in the last accepted heartbeat, and when it last changed
     page: Mapped[int | None] = mapped_column(Integer)
     page_turned_ms: Mapped[int | None] = mapped_column(BigInteger)

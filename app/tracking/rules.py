@@ -25,6 +25,11 @@ but never time already credited to the user (`UserState.credited_until_ms`).
 That is how a delayed request only shifts seconds between two intervals
 instead of losing them, while credit never exceeds the wall time that passed
 and the credited windows of one user never overlap.
+
+Coverage (R3) may run ahead of the wall time used by J = 2 s + 5 % of the
+interval: the 5 % in every interval, the 2 s once per session
+(`SessionState.lead_ms`), so a delayed request covers what was played while
+a script that beats every 100 ms cannot cover 2 s more with each beat.
 """
 from __future__ import annotations
 
@@ -172,6 +177,8 @@ class SessionState:
     rate: float = 1.0
     #: earliest server time the next interval may be credited from
     credit_from_ms: int | None = None
+    #: how far coverage has run ahead of the wall time used (R3's fixed jitter, spent once, not per interval)
+    lead_ms: int = 0
     #: credit after a presence check's due time, waiting for the answer (R8)
     held: tuple[Piece, ...] = ()
 
@@ -242,6 +249,8 @@ class Interval:
     coverage: tuple[int, int] | None
     #: the credit floor after this interval (the session's next credit_from_ms)
     next_credit_from_ms: int
+    #: the session's next lead_ms
+    next_lead_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -282,8 +291,13 @@ def from_ms(ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
 
 
+#: any position beyond this is out of bounds anyway: clamping keeps 1e308 s from overflowing to infinity
+SECONDS_LIMIT = 1e12
+
+
 def seconds_to_ms(seconds: float) -> int:
-    return round(seconds * MS)
+    """Return seconds as milliseconds; a finite value beyond ±SECONDS_LIMIT stays beyond every bound."""
+    return round(max(-SECONDS_LIMIT, min(SECONDS_LIMIT, seconds)) * MS)
 
 
 def local_day(ms: int, tz: str) -> date:
@@ -329,9 +343,13 @@ def is_replayed(state: SessionState, hb: Heartbeat) -> bool:
 # -------------------------------------------------------------------- R2 credit
 
 
+#: R3's J is this plus 5 % of the interval's wall time
+JITTER_FIXED_MS = 2 * MS
+
+
 def jitter_ms(delta_t_ms: int) -> int:
     """R3's J: 2 s + 5 % of the interval's wall time."""
-    return 2 * MS + delta_t_ms // 20
+    return JITTER_FIXED_MS + delta_t_ms // 20
 
 
 def content_advanced_ms(prev: SessionState, hb: Heartbeat) -> int:
@@ -353,7 +371,8 @@ def interval_credit(
     delta_t = now_ms - prev.at_ms
     delta_p = content_advanced_ms(prev, hb)
     gap = settings.gap_ms
-    nothing = Interval(0, None, None, now_ms)
+    # wall time passed without coverage lets the content fall back behind it
+    nothing = Interval(0, None, None, now_ms, max(0, prev.lead_ms - max(0, delta_t)))
     if delta_t <= 0:
         return nothing  # clocks of two workers disagree: no wall time passed
     if not prev.playing:
@@ -388,16 +407,25 @@ def interval_credit(
         reasons.add("gap", delta_t - gap)
 
     # Coverage follows R3 but, like credit, never spans more wall time than G: a client that
-    # stays silent for an hour and then claims the hour's content covers only G of it.
-    covered = min(delta_p, int((min(available, gap) + jitter_ms(min(delta_t, gap))) * prev.rate))
+    # stays silent for an hour and then claims the hour's content covers only G of it. J's 5 %
+    # applies to every interval; its fixed 2 s is one allowance for the session (lead_ms), spent
+    # by coverage that runs ahead of the wall time used and won back by wall time used without
+    # coverage. Per interval, a script beating ten times a second would gain 2 s with each beat.
+    wall = min(available, gap)
+    drift = min(delta_t, gap) // 20
+    allowance = wall + drift + max(0, JITTER_FIXED_MS - prev.lead_ms)
+    covered = min(delta_p, int(allowance * prev.rate))
     coverage = (prev.position_ms, prev.position_ms + covered) if base > 0 else None
     window = None
     if base > 0:
         content = min(delta_p, int(base * prev.rate))
         window = Piece(start, start + base, prev.position_ms, prev.position_ms + content)
     # Unused wall time carries to the next interval, but never across a silence longer than G.
-    next_from = start + base if delta_t <= gap else now_ms
-    return Interval(base, window, coverage, max(next_from, now_ms - gap))
+    next_from = max(start + base if delta_t <= gap else now_ms, now_ms - gap)
+    # Wall time used: what this interval takes from the next one's (carried time is not used yet).
+    used = max(0, next_from - start)
+    lead = prev.lead_ms + (int(covered / prev.rate) if coverage else 0) - used - drift
+    return Interval(base, window, coverage, next_from, min(JITTER_FIXED_MS, max(0, lead)))
 
 
 # -------------------------------------------------------------------- R3 coverage
@@ -652,10 +680,11 @@ def process_heartbeat(
     coverage = None
     base_ms = 0
     credit_from = now_ms
+    lead = 0
     credited_until = user.credited_until_ms
     if session.at_ms is not None:
         interval = interval_credit(session, hb, now_ms, settings, credited_until, reasons)
-        base_ms, credit_from = interval.base_ms, interval.next_credit_from_ms
+        base_ms, credit_from, lead = interval.base_ms, interval.next_credit_from_ms, interval.next_lead_ms
         window = interval.window
         if window is not None:
             credited_until = max(credited_until, window.end_ms)
@@ -688,6 +717,7 @@ def process_heartbeat(
         visible=hb.visible,
         rate=hb.rate,
         credit_from_ms=credit_from,
+        lead_ms=lead,
         held=tuple(held),
     )
     new_user, is_due = advance_presence(replace(user, credited_until_ms=credited_until), base_ms, hb, settings, rng)

@@ -261,7 +261,7 @@ def _day_ms(param: str):
 READ_STATE = (
     select(
         S.c.user_id, S.c.project_id, S.c.lesson_id, S.c.status, S.c.last_seq, S.c.last_at_ms, S.c.last_position_ms,
-        S.c.is_playing, S.c.is_visible, S.c.rate, S.c.credit_from_ms, S.c.credited_ms, S.c.held, S.c.reasons,
+        S.c.is_playing, S.c.is_visible, S.c.rate, S.c.credit_from_ms, S.c.coverage_lead_ms, S.c.credited_ms, S.c.held, S.c.reasons,
         S.c.page, S.c.page_turned_ms, S.c.kind,
         P.c.id.label("progress_id"), P.c.credited_ms.label("lesson_ms"), P.c.covered, P.c.covered_ms,
         P.c.is_complete, P.c.max_position_ms,
@@ -401,6 +401,7 @@ def _session_state(row) -> rules.SessionState:
         visible=row.is_visible,
         rate=row.rate,
         credit_from_ms=row.credit_from_ms,
+        lead_ms=row.coverage_lead_ms,
         held=_pieces(row.held),
     )
 
@@ -498,6 +499,7 @@ def _write(conn: Connection, session_id: int, key: SessionKey, row, user_before:
         "is_visible": state.visible,
         "rate": state.rate,
         "credit_from_ms": state.credit_from_ms,
+        "coverage_lead_ms": state.lead_ms,
         "credited_ms": row.credited_ms + out.credited_ms,
         "held": _held_json(state.held),
         "reasons": out.reasons.merge_into(row.reasons) if out.reasons else row.reasons,

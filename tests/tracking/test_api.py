@@ -216,6 +216,43 @@ def test_positions_racing_ahead_earn_only_wall_time_and_cover_no_more(setup, pla
     assert session_reasons(p.session_id)["ahead_of_wall_time"][0] >= ticks
 
 
+@pytest.mark.parametrize("every, ahead", [(0.25, 2.2), (0.1, 2.1)])
+def test_beating_many_times_a_second_does_not_spend_the_jitter_again_and_again(setup, player, clock, every, ahead):
+    """R3: a script that beats every 100 ms, each beat 2 s ahead, covers at most wall time + one J."""
+    course = setup()
+    p = player(course)
+    p.open()
+    p.beat(event="play")
+    wall = 0.0
+    while wall < 20:  # 20 s of wall time: 420 s of the 600 s lesson claimed at 100 ms
+        clock.advance(every)
+        wall += every
+        answer = p.beat(p.position + ahead)
+    assert answer["lesson"]["credited_s"] <= wall + 0.01
+    assert answer["lesson"]["covered_s"] <= wall * 1.05 + 2.01
+    assert answer["lesson"]["complete"] is False
+    # honest play after the attack is covered again in full
+    before = answer["lesson"]["covered_s"]
+    p.play(60)
+    assert p.last["lesson"]["covered_s"] >= before + 60 - 0.01
+
+
+def test_a_late_play_event_still_covers_what_was_played(setup, player, clock):
+    """The fixed 2 s of J absorbs a request delayed in transit, and is given back by the pauses."""
+    course = setup()
+    p = player(course)
+    p.open()
+    for _ in range(5):
+        p.beat(event="pause", playing=False)
+        clock.advance(30)
+        clock.advance(1.5)  # the play event leaves at once but arrives 1.5 s late
+        p.beat(event="play")
+        clock.advance(13.5)
+        p.beat(p.position + 15)
+        p.play(30, start=False)
+    assert p.last["lesson"]["covered_s"] == 5 * 45
+
+
 def test_claimed_rate_outside_the_project_range_earns_nothing(setup, player, clock):
     course = setup()
     p = player(course)
@@ -393,6 +430,12 @@ def test_positions_past_the_end_are_refused(setup, player, position, code):
         (b'{"seq": 1, "position_s": 1e400, "playing": true, "visible": true, "rate": 1, "event": "tick"}', "position_s"),
         (b'{"seq": 1, "position_s": 1, "playing": true, "visible": true, "rate": -Infinity, "event": "tick"}', "invalid_json"),
         (b'{"seq": 1, "position_s": 1, "playing": true, "visible": true, "rate": 1e999, "event": "tick"}', "rate"),
+        # finite, but infinite once turned into milliseconds
+        (b'{"seq": 1, "position_s": 1e308, "playing": true, "visible": true, "rate": 1, "event": "tick"}', "position_s"),
+        (b'{"seq": 1, "position_s": -1.7e308, "playing": true, "visible": true, "rate": 1, "event": "tick"}',
+         "position_s"),
+        (b'{"seq": 1, "position_s": 1, "playing": true, "visible": true, "rate": 1, "event": "seek",'
+         b' "from_position_s": 1e308}', "from_position_s"),
     ],
 )
 def test_non_finite_numbers_are_refused(setup, player, raw, code):
