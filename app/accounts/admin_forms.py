@@ -31,8 +31,7 @@ def kind_labels() -> dict:
 
 
 def stage_choices() -> list:
-    return as_choices([("", _l("—")), ("kindergarten", _l("Kindergarten")), ("primary", _l("Primary school")),
-            ("junior", _l("Junior secondary")), ("senior", _l("Senior secondary")), ("vocational", _l("Vocational"))])
+    return as_choices([("", _l("—")), *LABELS["stage"].items()])
 
 
 def role_labels() -> dict:
@@ -62,7 +61,7 @@ class OrgUnitEditForm(FlaskForm):
 class UserFieldsMixin:
     real_name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=64)])
     teacher_no = StringField(_l("Teacher number"), validators=[Optional(), Length(max=32)])
-    phone = StringField(_l("Mobile phone"), validators=[Optional(), Regexp(r"^1\d{10}$", message=_l("Enter an 11-digit mobile number."))])
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Regexp(r"^1[0-9]{10}\Z", message=_l("Enter an 11-digit mobile number."))])
     school_id = SelectField(_l("School or org unit"), coerce=int_or_none, validate_choice=False)
     subject = StringField(_l("Subject"), validators=[Optional(), Length(max=40)])
     stage = SelectField(_l("Stage"), choices=stage_choices(), validators=[Optional()])

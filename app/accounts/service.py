@@ -12,7 +12,8 @@ from app.accounts.models import CLASS_ROLES, ORG_KINDS, ROLES, OrgUnit, RoleAssi
 from app.common.exceptions import Conflict, Invalid, NotFound
 from app.extensions import db
 
-PHONE_RE = re.compile(r"^1\d{10}$")
+#: An 11-digit mainland mobile number: ASCII digits only (``\d`` would also take "１" and "١"), no trailing newline.
+PHONE_RE = re.compile(r"^1[0-9]{10}\Z")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 STAGES = ("kindergarten", "primary", "junior", "senior", "vocational")
 

@@ -4,11 +4,11 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.accounts.admin_forms import as_choices, int_or_none, stage_choices
-from app.common.forms import DecimalField
+from app.common.forms import DecimalField, IntegerField
 from app.courses.labels import LABELS
 
 

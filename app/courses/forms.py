@@ -15,7 +15,7 @@ class CardRegisterForm(FlaskForm):
     )
     real_name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=64)])
     teacher_no = StringField(_l("Teacher number"), validators=[Optional(), Length(max=32)])
-    phone = StringField(_l("Mobile phone"), validators=[Optional(), Regexp(r"^1\d{10}$", message=_l("Enter an 11-digit mobile number."))])
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Regexp(r"^1[0-9]{10}\Z", message=_l("Enter an 11-digit mobile number."))])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=128)])
     confirm = PasswordField(_l("Repeat the password"), validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
 

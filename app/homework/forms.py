@@ -1,9 +1,11 @@
 """Forms of the homework pages."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.common.forms import IntegerField
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -23,8 +25,8 @@ class AssignmentForm(FlaskForm):
     accepts_text = BooleanField(_l("A text answer"), default=True)
     accepts_files = BooleanField(_l("Files"), default=True)
     kinds = MultiCheckboxField(_l("Kinds of file accepted"), validate_choice=True)
-    max_mb = IntegerField(_l("Largest file (MB)"), default=20, validators=[DataRequired(), NumberRange(min=1, max=500)])
-    max_files = IntegerField(_l("Most files per submission"), default=5, validators=[DataRequired(), NumberRange(min=1, max=20)])
+    max_mb = IntegerField(_l("Largest file (MB)"), default=20, validators=[InputRequired(), NumberRange(min=1, max=500)])
+    max_files = IntegerField(_l("Most files per submission"), default=5, validators=[InputRequired(), NumberRange(min=1, max=20)])
     is_returnable = BooleanField(_l("The tutor may return it for revision"), default=True)
     is_deleted = BooleanField(_l("Withdrawn (hidden from learners)"))
 

@@ -214,4 +214,30 @@ def test_user_page_lists_the_users_projects_and_classes(county_admin, make_user,
     assert "Not enrolled in any project." in client.get(f"/admin/users/{lone.id}").get_data(as_text=True)
     html = client.get(f"/admin/users/{teacher.id}").get_data(as_text=True)
     assert "Current project" in html and "Old project" in html and "Not enrolled in any project." not in html
-    assert f'learner · <a href="/classes/{cls.id}">Maths A</a>' in html
+    assert f'Learner · <a href="/classes/{cls.id}">Maths A</a>' in html
+
+
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+@pytest.mark.parametrize("phone", ["1３８００１３８０００", "1380013800٢", "1380013800²", "13800138000\n"])
+def test_phone_takes_only_ascii_digits(county_admin, org_tree, make_user, phone):
+    client, token = county_admin
+    before = db.session.execute(select(User.id)).all()
+    response = client.post("/admin/users/new", data={"csrf_token": token, "username": "wide_phone", "real_name": "全角",
+                                                     "school_id": org_tree["school_a1"].id, "phone": phone})
+    assert response.status_code == 400 and "请输入 11 位手机号。" in response.get_data(as_text=True)
+    assert db.session.execute(select(User.id)).all() == before
+    target = make_user("target", org=org_tree["school_a1"], phone="13800138000")
+    edit = client.post(f"/admin/users/{target.id}", data={"csrf_token": token, "real_name": "改名", "phone": phone,
+                                                          "school_id": org_tree["school_a1"].id, "is_active": "y"})
+    assert edit.status_code == 400 and "请输入 11 位手机号。" in edit.get_data(as_text=True)
+    assert fresh(target.id).phone == "13800138000" and fresh(target.id).real_name != "改名"
+
+
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+def test_class_roles_on_the_user_page_are_labelled(county_admin, make_user, make_project, make_class, org_tree):
+    client, _token = county_admin
+    cls = make_class(make_project("县项目", org=org_tree["county_a"]), org_tree["county_a"], name="东湖县一班")
+    learner = make_user("classy", role="learner", org=org_tree["school_a1"], cls=cls)
+    html = client.get(f"/admin/users/{learner.id}").get_data(as_text=True)
+    assert re.search(r"<li>学员 · <a [^>]*>东湖县一班</a></li>", html)
+    assert "learner · " not in html

@@ -335,3 +335,13 @@ def test_user_exports_escape_formulas(county_admin, make_user, org_tree):
     assert cells["evil"][1].data_type == "s" and cells["evil"][1].value.startswith("'=HYPERLINK")
     assert cells["plain"][1].value == "'-1+2"
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+
+
+@pytest.mark.parametrize("phone", ["1３８００１３８００１", "1380013800١"])
+def test_phone_with_non_ascii_digits_imports_nothing(county_admin, phone):
+    client, token = county_admin
+    before = user_count()
+    response = upload(client, token, (HEADER + f"\nwide01,Wide,W001,{phone},A1,,,\n").encode(), "t.csv")
+    assert response.status_code == 400
+    assert report(response) == [("2", "phone", f"{phone} is not an 11-digit mobile number.")]
+    assert user_count() == before

@@ -3,6 +3,7 @@ import io
 import re
 
 import openpyxl
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -56,3 +57,14 @@ def test_manager_starts_from_the_class_page_and_a_learner_checks_in_on_the_code_
     assert cell.value == "=HYPERLINK(1)" and cell.data_type == "s" and cell.quotePrefix
     listing = mclient.get(f"/classes/{cls.id}/group-sessions").get_data(as_text=True)
     assert len(re.findall(r'data-testid="group-session"', listing)) == 1
+
+
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+def test_the_start_time_column_is_headed_start_time(
+        app, clock, fast_hashing, org_tree, make_project, make_course, make_user, make_class, enroll):  # noqa: F811
+    project, lesson, cls, manager, learner = _setup(org_tree, make_project, make_course, make_user, make_class, enroll)
+    mclient, mcsrf = signed_in(app, manager)
+    mclient.post(f"/classes/{cls.id}/group-sessions/start", data={"csrf_token": mcsrf, "lesson_id": lesson.id})
+    listing = mclient.get(f"/classes/{cls.id}/group-sessions").get_data(as_text=True)
+    assert len(re.findall(r'data-testid="group-session"', listing)) == 1
+    assert "<thead><tr><th>开始时间</th>" in listing and "已开始学习" not in listing

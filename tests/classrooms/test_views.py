@@ -45,6 +45,15 @@ def test_create_and_edit_a_workshop(setting, org_tree, make_org):
     assert db.session.get(Class_, cls.id).name == "数学一班"
 
 
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+def test_class_list_shows_the_stage_in_words(setting, org_tree, make_class):
+    project, (client, _token) = setting
+    make_class(project, org_tree["school_a1"], "东湖县一班", subject="数学", stage="primary")
+    html = client.get(f"/admin/projects/{project.id}/classes").get_data(as_text=True)
+    assert re.search(r'<div class="small text-muted">数学 小学</div>', html)
+    assert "primary</div>" not in html  # not the code (btn-primary and the like are CSS classes)
+
+
 def test_roster_needs_enrolment_and_stops_at_fifty(setting, org_tree, make_user, make_class, enroll):
     project, (client, token) = setting
     cls = make_class(project, org_tree["school_a1"], "Full house")

@@ -35,6 +35,9 @@ def test_build_a_course(county_admin, org_tree):
     assert lessons["Handout"].duration_s == 750
     bad = client.post(lesson_url, data={"csrf_token": token, "title": "", "kind": "film"}, follow_redirects=True)
     assert "The lesson was not added" in flashes(bad) and len(db.session.execute(select(Lesson)).all()) == 2
+    wide = client.post(lesson_url, data={"csrf_token": token, "title": "Wide", "kind": "document", "duration_min": "１２.５"},
+                       follow_redirects=True)
+    assert "The lesson was not added" in flashes(wide) and len(db.session.execute(select(Lesson)).all()) == 2
 
     client.post(f"/admin/lessons/{lessons['Handout'].id}/move", data={"csrf_token": token, "direction": "up"})
     assert titles(Lesson, Lesson.module_id, first.id) == ["Handout", "Intro video"]

@@ -77,6 +77,33 @@ def test_bad_settings_are_refused_and_nothing_changes(county_admin, org_tree, ch
     assert db.session.execute(select(Project)).first() is None
 
 
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+@pytest.mark.parametrize("changes, field, message", [
+    ({"minutes_per_hour": "４５"}, "minutes_per_hour", "请输入整数，只能使用半角数字 0–9。"),
+    ({"weight_video": "٥٠"}, "weight_video", "请输入整数，只能使用半角数字 0–9。"),
+    ({"presence_timeout_s": "1_20"}, "presence_timeout_s", "不是有效的整数。"),
+    ({"heartbeat_interval_s": "١٢"}, "heartbeat_interval_s", "请输入整数，只能使用半角数字 0–9。"),
+    ({"required_hours": "５０"}, "required_hours", "请输入数字，只能使用半角数字 0–9 和最多一个小数点。"),
+    ({"daily_cap_hours": "٦.٥"}, "daily_cap_hours", "请输入数字，只能使用半角数字 0–9 和最多一个小数点。"),
+])
+def test_numbers_take_only_ascii_digits(county_admin, org_tree, changes, field, message):
+    client, token = county_admin
+    response = client.post("/admin/projects/new", data={"csrf_token": token, **settings(org_tree["county_a"].id, **changes)})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert re.search(rf'class="[^"]*is-invalid[^"]*"[^>]*name="{field}"', html), field
+    assert message in html
+    assert db.session.execute(select(Project)).first() is None
+
+
+def test_project_numbers_accept_signs_and_spaces_in_ascii(county_admin, org_tree):
+    client, token = county_admin
+    data = settings(org_tree["county_a"].id, minutes_per_hour=" 45 ", required_hours="+50.5", min_rate=".75")
+    assert client.post("/admin/projects/new", data={"csrf_token": token, **data}).status_code == 302
+    project = db.session.execute(select(Project)).scalar_one()
+    assert (project.minutes_per_hour, project.required_hours, project.min_rate) == (45, 50.5, 0.75)
+
+
 def test_project_outside_scope_unit_is_refused(county_admin, org_tree):
     client, token = county_admin
     response = client.post("/admin/projects/new", data={"csrf_token": token, **settings(org_tree["province"].id)})

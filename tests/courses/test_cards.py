@@ -64,7 +64,7 @@ def test_generate_downloads_numbers_and_pins_once(app, admin, project, clock):
     assert len(db.session.execute(select(LearningCard)).scalars().all()) == 5
 
 
-@pytest.mark.parametrize("count", ["0", "5001", "many"])
+@pytest.mark.parametrize("count", ["0", "5001", "many", "１０", "١٢"])
 def test_bad_count_generates_nothing(admin, project, count):
     client, token = admin
     response = client.post(f"/admin/projects/{project.id}/cards", data={"csrf_token": token, "count": count, "file_format": "csv"})
@@ -143,3 +143,14 @@ def test_signed_in_teacher_redeems_a_card(app, admin, project, make_user, org_tr
     assert db.session.execute(select(Enrollment).where(Enrollment.user_id == teacher.id)).scalar_one().source == "card"
     again = teacher_client.post("/cards/redeem", data={"csrf_token": teacher_token, "card_number": number, "pin": pin})
     assert again.status_code == 409
+
+
+@pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
+@pytest.mark.parametrize("phone", ["1３８００００００٠٢", "1380000000٢"])
+def test_register_refuses_a_phone_with_non_ascii_digits(app, admin, project, clock, phone):
+    client, token = admin
+    (number, pin), = cards_from_csv(generate(client, token, project, count=1))
+    response = register(app.test_client(), number, pin, "widephone", phone=phone)
+    assert response.status_code == 200 and "请输入 11 位手机号。" in response.get_data(as_text=True)  # the form again
+    assert db.session.execute(select(User).where(User.username == "widephone")).first() is None
+    assert db.session.execute(select(LearningCard).where(LearningCard.number == number)).scalar_one().used_by_id is None
