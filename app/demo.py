@@ -198,6 +198,10 @@ def load_demo(media_root: Path) -> None:
         do_assign_role(manager, "class_manager", class_=cls)
         expert = _get_or_create_user("expert1", DEMO_PASSWORDS["staff"], real_name="张教授（课程专家）", school=province)
         do_assign_role(expert, "expert", org_unit=province)
+        # a county education bureau's administrator for each county: each sees its own county only
+        for username, name, county in (("eastadmin", "东湖县教育局管理员", east), ("westadmin", "西山县教育局管理员", west)):
+            bureau = _get_or_create_user(username, DEMO_PASSWORDS["staff"], real_name=name, school=county)
+            do_assign_role(bureau, "org_admin", org_unit=county)
         for i in range(1, LEARNER_COUNT + 1):
             school = schools[(i - 1) % 2]  # the class is in 东湖县: its two schools
             learner = _get_or_create_user(
@@ -503,6 +507,6 @@ def demo_command():
     media_root = Path(current_app.config["MEDIA_ROOT"])
     load_demo(media_root)
     ensure_demo_ladder(media_root)
-    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 tutor2 manager2 expert1/demo-staff, "
+    click.echo("demo data ready: admin/demo-admin, tutor1 manager1 tutor2 manager2 expert1 eastadmin westadmin/demo-staff, "
                "learner1..60 and visitor1/demo-learner; "
                f"learner1 can finish {SHORT_PROJECT_TITLE} ({SHORT_PROJECT_HOURS} 学时) in minutes")

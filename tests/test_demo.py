@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts.models import RoleAssignment, User
+from app.accounts.models import OrgUnit, RoleAssignment, User
 from app.classrooms.models import Class_
 from app.demo import (DEMO_VIDEOS, SHORT_PROJECT_HOURS, SHORT_PROJECT_TITLE, ensure_demo_ladder, load_demo,
                       probe_duration_s, probe_video_height)
@@ -19,8 +19,9 @@ def _counts() -> dict:
 def test_demo_loads_once_and_twice_changes_nothing(app, demo_media, clock):
     load_demo(demo_media)
     first = _counts()
-    # admin, tutor1, manager1, expert1, learner1..50, visitor1; the second class: tutor2, manager2, learner51..60
-    assert first["User"] == 67
+    # admin, tutor1, manager1, expert1, eastadmin, westadmin, learner1..50, visitor1;
+    # the second class: tutor2, manager2, learner51..60
+    assert first["User"] == 69
     # learner1..60 in the long project, learner1 also in the short one
     assert first["Enrollment"] == 61 and first["Project"] == 2 and first["Class_"] == 2
     load_demo(demo_media)
@@ -162,6 +163,21 @@ def test_demo_staff_see_only_their_own_class(app, demo_media, clock, staff, own,
     roster = client.get(_roster_path(own)).get_data(as_text=True)
     assert ("学员51" in roster) is (own == "西山县第一小学一班")
     assert ("学员01" in roster) is (own == "东湖县一班")
+
+
+@pytest.mark.parametrize("bureau,own,other", [("eastadmin", "东湖县", "西山县"), ("westadmin", "西山县", "东湖县")])
+def test_demo_county_admins_see_their_own_county_only(app, demo_media, clock, bureau, own, other):
+    load_demo(demo_media)
+    units = {u.name: u.id for u in db.session.execute(select(OrgUnit)).scalars()}
+    project = db.session.execute(select(Project).where(Project.required_hours == 60)).scalar_one()
+    client = app.test_client()
+    assert Auth(client).login(bureau, "demo-staff").status_code == 302
+    assert client.get(f"/reports/projects/{project.id}/units/{units[own]}").status_code == 200
+    assert client.get(f"/reports/projects/{project.id}/units/{units[other]}").status_code in (403, 404)
+    listing = client.get(f"/reports/projects/{project.id}/units/{units[own]}/learners")
+    assert listing.status_code == 200
+    learners = listing.get_data(as_text=True)
+    assert ("学员51" in learners) is (own == "西山县") and ("学员01" in learners) is (own == "东湖县")
 
 
 def test_demo_history_has_group_viewings_of_the_second_class_with_attendance(app, demo_media, clock):
