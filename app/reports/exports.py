@@ -67,7 +67,8 @@ class _Line:
 
 
 def file_name(scope: Scope, fmt: str) -> str:
-    day = clock.now().strftime("%Y%m%d")
+    """The download's name, dated by the project's calendar (the day its dashboard says "as of")."""
+    day = service.project_today(scope.project).strftime("%Y%m%d")
     return f"xueshi-{scope.project.id}-{'class' if scope.cls is not None else 'unit'}-" \
            f"{(scope.cls or scope.unit).id}-{day}.{fmt}"
 

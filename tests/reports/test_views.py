@@ -1,6 +1,7 @@
 """Dashboards, learner lists and exports, driven over HTTP as an admin and a tutor would."""
 import csv
 import io
+from datetime import datetime, timezone
 
 import openpyxl
 import pytest
@@ -108,6 +109,17 @@ def test_csv_export_has_bom_and_inert_cells(app, studied, make_user, login):
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert [r[0] for r in rows[1:]] and "'=cal" in [r[0] for r in rows[1:]]
     assert {r[3] for r in rows[1:]} == {"School A1"}  # nothing of another school
+
+
+def test_export_file_is_named_by_the_projects_calendar_day(app, studied, make_user, login, clock):
+    admin = make_user("boss", role="org_admin", org=studied.tree["school_a1"])
+    web = login(app.test_client(), admin)
+    csrf = web.get("/reports/").get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+    clock.set(datetime(2026, 12, 4, 16, 25, tzinfo=timezone.utc))  # 00:25 on 5 December in Shanghai
+    response = web.post(f"/reports/projects/{studied.project.id}/units/{studied.tree['school_a1'].id}/export",
+                        data={"format": "csv", "csrf_token": csrf})
+    assert response.status_code == 200
+    assert "20261205.csv" in response.headers["Content-Disposition"]
 
 
 @pytest.mark.config(REPORTS_ASYNC_ROWS=2)
