@@ -45,6 +45,8 @@ def test_admin_drills_down_and_downloads_the_hours(live_server, page, studied, m
     expect(page.locator("[data-testid=learners]")).to_contain_text("ann")
     page.locator("[data-testid=learner-progress]").first.click()
     expect(page).to_have_url(re.compile(rf"/learners/{studied.learners['ann'].id}/progress"))
+    # the way back leads to the statistics, not to the admin's own learning
+    expect(page.locator(".breadcrumb a").first).to_have_attribute("href", "/reports/")
 
     page.go_back()
     page.locator("[data-testid=report-trail] a", has_text="County A").click()
