@@ -67,7 +67,10 @@ def get_readable_boards(user, project: Project) -> list[ForumBoard]:
 
 
 def get_forum_projects(user) -> list[Project]:
-    """The projects whose boards the user may read: enrolled, staff of a class, expert or admin of the area."""
+    """The projects with a board the user may read: enrolled, staff of a class, expert or admin of the area.
+
+    Creates the boards a listed project lacks (ensure_boards): call it in a write transaction.
+    """
     from app.courses.models import Enrollment
     from app.courses.permissions import can_view_project, expert_paths
 
@@ -84,7 +87,9 @@ def get_forum_projects(user) -> list[Project]:
             out.append(project)
         elif has_expert and any(perms.is_course_expert(user, link.course) for link in project.course_links):
             out.append(project)
-    return out
+    # a project may be the user's to see but hold no board of theirs (no course yet; or an admin whose area
+    # holds another unit's class only): listing it would lead to a page that answers 404
+    return [project for project in out if get_readable_boards(user, project)]
 
 
 def get_board(user, board_id: int) -> ForumBoard:

@@ -47,7 +47,9 @@ def _helpers():
 @bp.get("/forums")
 @login_required
 def index():
-    return render_template("forums/index.html", projects=service.get_forum_projects(_me()))
+    with write_transaction():
+        projects = service.get_forum_projects(_me())
+    return render_template("forums/index.html", projects=projects)
 
 
 @bp.get("/projects/<int:project_id>/forums")

@@ -188,3 +188,21 @@ def test_notifications_of_replies_answers_and_excellent_posts(forum_world):
     assert rows[0].url.startswith(f"/topics/{topic_id}#post-") and "通知测试" in rows[0].text
     assert rows[2].url.startswith(f"/topics/{question}#post-")
     assert w.pages["learner"].get(rows[0].url.split("#")[0]).status_code == 200
+
+
+def test_forum_index_lists_only_projects_whose_boards_open(forum_world, make_project, org_tree):
+    """A project listed on /forums opens for that person; one with no board of theirs is not listed."""
+    import re
+
+    w = forum_world
+    empty = make_project("没有课程的项目", org=org_tree["county_a"])
+    db.session.commit()
+    for persona, client in w.pages.items():
+        if persona == "anon":
+            continue
+        html = client.get("/forums").get_data(as_text=True)
+        listed = set(re.findall(r'/projects/(\d+)/forums', html))
+        for project_id in listed:
+            assert client.get(f"/projects/{project_id}/forums").status_code == 200, (persona, project_id)
+        assert str(empty.id) not in listed, persona
+        assert (str(w.ids["project_b"]) in listed) is (persona in ("site", "county_b", "expert_b")), persona
