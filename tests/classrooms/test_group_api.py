@@ -180,6 +180,13 @@ def test_progress_and_audit_show_the_group_session_and_the_learning_center(clien
     assert session["kind"] == "attendee"
     assert session["group"]["group_session_id"] == p.group_id and session["group"]["learning_center"] == r.center.name
     assert audit["recomputed_s"] == audit["credited_s"] == pytest.approx(30, abs=0.01)
+    # the audit page names the group viewing in words, not the session's "group viewing" user agent
+    from tests.classrooms.world import signed_in
+
+    page, _csrf = signed_in(client.application, l1)
+    html = page.get(f"/projects/{r.project.id}/lessons/{r.lesson.id}/audit").get_data(as_text=True)
+    badge = html.split('data-testid="session-group">')[1].split("</span>")[0]
+    assert badge.endswith(" · Class A · " + r.center.name) and "group viewing" not in html
 
 
 def test_a_projector_at_10x_credits_nobody(client, clock, room):
