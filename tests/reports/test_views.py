@@ -32,6 +32,10 @@ def test_province_dashboard_figures_and_drill_down(app, studied, make_user, logi
     # 300 + 60 + 120 + 400 = 880 s = 0.32 h of 45 min, shown rounded down to 0.1
     assert _figure(html, "hours") == "0.3"
     assert 'data-testid="children-chart"' in html and 'data-testid="days-chart"' in html
+    # the last day's label ends at the chart's right edge instead of running past it
+    days_chart = html.split('data-testid="days-chart"')[1].split("</svg>")[0]
+    last_label = days_chart.split("<text ")[-1]
+    assert 'text-anchor="end"' in last_label and float(last_label.split('"')[1]) >= 598
     assert "City" in html and f'/units/{studied.tree["city"].id}"' in html
 
     county = _dash(client, studied, "county_a").get_data(as_text=True)
