@@ -122,7 +122,8 @@ def _register_template_helpers(app: Flask) -> None:
     # the learner home links a project's homework when the learner is in one of its classes (homework is per class)
     from app.homework import service as homework_service
 
-    app.context_processor(lambda: {"homework_learner_class": homework_service.get_learner_class})
+    app.context_processor(lambda: {"homework_learner_class": homework_service.get_learner_class,
+                                   "homework_to_grade": homework_service.count_to_grade})  # the class staff's home
     # the project's admin page offers its figures and export from the units the admin may see
     app.context_processor(lambda: {"report_entry_units": reports_service.get_entry_units})
     from app.notifications import service as notifications_service

@@ -165,6 +165,33 @@ def test_demo_staff_see_only_their_own_class(app, demo_media, clock, staff, own,
     assert ("学员01" in roster) is (own == "东湖县一班")
 
 
+def test_demo_tutor_home_says_what_homework_waits_and_links_the_class_figures(app, demo_media, clock):
+    load_demo(demo_media)
+    cls = db.session.execute(select(Class_).where(Class_.name == "东湖县一班")).scalar_one()
+    client = app.test_client()
+    assert Auth(client).login("tutor1", "demo-staff").status_code == 302
+    home = client.get("/classes").get_data(as_text=True)
+    waiting = home.split('data-testid="to-grade">')[1].split("</p>")[0]
+    assert f"/homework/queue?class_id={cls.id}" in waiting
+    queue = client.get(f"/homework/queue?class_id={cls.id}").get_data(as_text=True)
+    assert waiting.split('">')[1].split(" ")[0] == str(queue.count('data-testid="queue-item"'))
+    assert f'href="/reports/classes/{cls.id}"' in home
+    assert client.get(f"/reports/classes/{cls.id}").status_code == 200
+
+
+def test_demo_expert_home_leads_to_each_projects_forums(app, demo_media, clock):
+    import re
+
+    load_demo(demo_media)
+    client = app.test_client()
+    assert Auth(client).login("expert1", "demo-staff").status_code == 302
+    home = client.get("/expert").get_data(as_text=True)
+    links = re.findall(r'href="(/projects/\d+/forums)" data-testid="expert-project-forums"', home)
+    assert len(links) == 2  # the demo project and the short project
+    for link in links:
+        assert client.get(link).status_code == 200, link
+
+
 @pytest.mark.parametrize("bureau,own,other", [("eastadmin", "东湖县", "西山县"), ("westadmin", "西山县", "东湖县")])
 def test_demo_county_admins_see_their_own_county_only(app, demo_media, clock, bureau, own, other):
     load_demo(demo_media)

@@ -638,6 +638,12 @@ def get_queue(class_ids: list[int], state: str | None) -> list[Submission]:
     ).scalars())
 
 
+def count_to_grade(class_id: int) -> int:
+    """How many handed-in versions of the class wait for grading (the grading queue's default list)."""
+    waiting = _latest_handed_in_stmt([class_id]).where(Submission.state == "submitted").subquery()
+    return db.session.execute(select(func.count()).select_from(waiting)).scalar_one()
+
+
 def get_excellent(assignment: Assignment, class_id: int) -> list[Submission]:
     return list(db.session.execute(
         select(Submission).where(Submission.assignment_id == assignment.id, Submission.class_id == class_id,
