@@ -48,13 +48,13 @@ class OrgUnitForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     kind = SelectField(_l("Kind"), validate_choice=False)
     code = StringField(_l("Code (used by imports)"), validators=[Optional(), Length(max=40),
-                       Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
+                       Regexp(r"^[A-Za-z0-9_.-]+\Z", message=_l("Use letters, digits, dot, dash or underscore."))])
 
 
 class OrgUnitEditForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     code = StringField(_l("Code (used by imports)"), validators=[Optional(), Length(max=40),
-                       Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
+                       Regexp(r"^[A-Za-z0-9_.-]+\Z", message=_l("Use letters, digits, dot, dash or underscore."))])
     parent_id = SelectField(_l("Parent unit"), coerce=int_or_none, validate_choice=False)
 
 
@@ -69,7 +69,7 @@ class UserFieldsMixin:
 
 class UserCreateForm(UserFieldsMixin, FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(min=3, max=64),
-                           Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
+                           Regexp(r"^[A-Za-z0-9_.-]+\Z", message=_l("Use letters, digits, dot, dash or underscore."))])
     password = PasswordField(_l("Initial password (empty: generate one)"), validators=[Optional(), Length(max=128)])
 
 

@@ -14,7 +14,7 @@ from app.extensions import db
 
 #: An 11-digit mainland mobile number: ASCII digits only (``\d`` would also take "１" and "١"), no trailing newline.
 PHONE_RE = re.compile(r"^1[0-9]{10}\Z")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}\Z")
 STAGES = ("kindergarten", "primary", "junior", "senior", "vocational")
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -157,9 +158,46 @@ def parse_json(model: type[M], max_bytes: int = 64 * 1024) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise api_error(400, field, _("Invalid value for %(field)s: %(reason)s", field=field, reason=first.get("msg", "")))
+        raise api_error(400, field, _("Invalid value for %(field)s: %(reason)s", field=field, reason=describe_error(first)))
+
+
+#: what to say of a value pydantic refused, by its error type (limit: the bound or choices in the error's ctx)
+_REASONS = {
+    ("missing",): _l("it is required."),
+    ("extra_forbidden",): _l("there is no such field."),
+    ("int_type", "int_parsing", "int_from_float", "int_parsing_size"): _l("send a whole number."),
+    ("float_type", "float_parsing", "finite_number", "decimal_type", "decimal_parsing"): _l("send a number."),
+    ("bool_type", "bool_parsing"): _l("send true or false."),
+    ("string_type", "string_unicode"): _l("send text."),
+    ("string_too_short",): _l("send at least %(n)s characters."),
+    ("string_too_long",): _l("send at most %(n)s characters."),
+    ("string_pattern_mismatch",): _l("the format is not accepted."),
+    ("greater_than",): _l("send a number greater than %(n)s."),
+    ("greater_than_equal",): _l("send a number of at least %(n)s."),
+    ("less_than",): _l("send a number less than %(n)s."),
+    ("less_than_equal",): _l("send a number of at most %(n)s."),
+    ("literal_error", "enum"): _l("send one of %(n)s."),
+    ("list_type", "tuple_type", "set_type"): _l("send a list."),
+    ("too_short",): _l("send at least %(n)s items."),
+    ("too_long",): _l("send at most %(n)s items."),
+    ("dict_type", "model_type", "model_attributes_type"): _l("send an object."),
+    ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"):
+        _l("send a date such as 2026-09-01."),
+    ("datetime_type", "datetime_parsing", "datetime_from_date_parsing", "timezone_aware"):
+        _l("send a date and time such as 2026-09-01T08:30:00+08:00."),
+}
+_REASON_BY_TYPE = {kind: message for kinds, message in _REASONS.items() for kind in kinds}
+_LIMIT_KEYS = ("gt", "ge", "lt", "le", "min_length", "max_length", "expected")
+
+
+def describe_error(error: dict) -> str:
+    """Say in the reader's language what is wrong with a value (one of pydantic's error dicts)."""
+    ctx = error.get("ctx") or {}
+    limit = str(next((ctx[k] for k in _LIMIT_KEYS if k in ctx), "")).replace(" or ", ", ")
+    message = _REASON_BY_TYPE.get(error.get("type", ""), _l("the value is not accepted."))
+    return str(message) % {"n": limit} if "%(n)s" in str(message) else str(message)
 
 
 def jsonable(value):

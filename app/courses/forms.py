@@ -11,7 +11,7 @@ class CardRegisterForm(FlaskForm):
     username = StringField(
         _l("Username"),
         validators=[DataRequired(), Length(min=3, max=64),
-                    Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))],
+                    Regexp(r"^[A-Za-z0-9_.-]+\Z", message=_l("Use letters, digits, dot, dash or underscore."))],
     )
     real_name = StringField(_l("Real name"), validators=[DataRequired(), Length(max=64)])
     teacher_no = StringField(_l("Teacher number"), validators=[Optional(), Length(max=32)])

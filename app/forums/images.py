@@ -17,7 +17,7 @@ from app.common.exceptions import Invalid
 FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 4096
-NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)$")
+NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)\Z")
 
 
 class TooLarge(Invalid):

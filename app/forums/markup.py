@@ -10,7 +10,7 @@ from app.common import markdown
 
 #: the path under which the app serves forum images; no other image source survives cleaning
 IMAGE_PREFIX = "/forums/images/"
-_IMAGE_NAME = re.compile(r"^/forums/images/[0-9a-f]{32}\.(?:png|jpg)$")
+_IMAGE_NAME = re.compile(r"^/forums/images/[0-9a-f]{32}\.(?:png|jpg)\Z")
 
 
 def forum_image(src: str) -> bool:

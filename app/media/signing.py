@@ -33,7 +33,7 @@ STREAM_PREFIX = "/media/s/"
 
 # Storage keys are generated ASCII names; anything else is refused so the
 # path the app signs is byte for byte the ``$uri`` nginx normalises.
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\Z")
 # Characters that would change meaning inside nginx's quoted md5 expression.
 _NGINX_UNSAFE_SECRET_RE = re.compile(r'[\s"\'\\$;{}]')
 

@@ -62,6 +62,7 @@ def test_create_user_shows_generated_password_once(app, county_admin, org_tree):
 
 @pytest.mark.parametrize("fields, problem", [
     ({"username": "x"}, "username"),
+    ({"username": "valid_name\n"}, "username"),  # a trailing newline is not part of a valid name
     ({"phone": "12345"}, "Enter an 11-digit mobile number."),
     ({"password": "short"}, "at least 8 characters"),
     ({"teacher_no": "TAKEN"}, "already registered"),

@@ -130,6 +130,34 @@ def test_1000_nested_brackets_never_answer_500_on_any_json_post(app, world, api_
     assert opened.status_code == 400 and opened.get_json()["error"]["code"] == "invalid_json"
 
 
+@pytest.mark.parametrize("body, english, chinese", [
+    ({"username": 5, "password": "x"}, "send text", "请发送文字"),
+    ({"password": "x"}, "it is required", "必须填写"),
+    ({"username": "", "password": "x"}, "at least 1 characters", "至少 1 个字符"),
+    ({"username": "a" * 65, "password": "x"}, "at most 64 characters", "最多 64 个字符"),
+])
+def test_a_bad_field_is_named_in_the_readers_language_without_pydantic_text(client, body, english, chinese):
+    response = client.post("/api/v1/auth/token", json=body)
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert english in message and "Input should" not in message and "Field required" not in message
+    client.set_cookie("locale", "zh_CN")
+    message = client.post("/api/v1/auth/token", json=body).get_json()["error"]["message"]
+    assert chinese in message, message
+    assert not any(word in message for word in ("Input", "Field", "should", "required")), message
+
+
+def test_a_heartbeat_field_of_the_wrong_type_says_which_and_what_to_send(app, world, api_token):
+    token = api_token(db.session.get(User, world["p_learner"]))
+    response = app.test_client().post("/api/v1/playback/sessions", json={"lesson_id": "one"}, headers=bearer(token))
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "lesson_id" and "whole number" in error["message"]
+    response = app.test_client().post("/api/v1/playback/sessions", headers=bearer(token),
+                                      json={"lesson_id": 1, "project_id": 1, "speed": 2})
+    assert response.status_code == 400 and "no such field" in response.get_json()["error"]["message"]
+
+
 # ---------------------------------------------------------------- defect 7: enrolling from outside the area
 def test_enrolling_a_teacher_from_outside_the_project_area_says_so(world):
     client = world.clients["province"]  # sees county B's teachers, but project A is county A's
