@@ -1237,7 +1237,8 @@ def get_recomputed_ms(user_id: int, project_id: int, lesson_id: int) -> tuple[in
 
 
 def get_learner_in_project(staff: User, project_id: int, learner_id: int) -> tuple[Project, User]:
-    """Return (project, learner) when staff may view the learner's progress there; NotFound/Forbidden otherwise."""
+    """Return (project, learner) when staff may view the learner's progress there; NotFound otherwise
+    (a learner the user may not see answers as if there were none: API.md)."""
     from app.tracking.permissions import can_view_progress
 
     project = db.session.get(Project, project_id)
@@ -1245,7 +1246,7 @@ def get_learner_in_project(staff: User, project_id: int, learner_id: int) -> tup
     if project is None or learner is None:
         raise NotFound(_("No such learner or project."))
     if not can_view_progress(staff, learner, project):
-        raise Forbidden(_("This learner is not in your classes or your part of the organisation."))
+        raise NotFound(_("No such learner in your classes or your part of the organisation."))
     return project, learner
 
 

@@ -102,16 +102,16 @@ def test_own_pages_unknown_or_foreign_objects(app, login, world):
 
 STAFF_TABLE = [
     ("learner_a", 200),   # the learner themself
-    ("learner_a2", 403),  # a classmate
-    ("learner_b", 403),   # a learner of another class
+    ("learner_a2", 404),  # a classmate
+    ("learner_b", 404),   # a learner of another class
     ("tutor_a", 200),     # tutor of the learner's class
     ("manager_a", 200),   # class manager of the learner's class
-    ("tutor_b", 403),     # tutor of another class
+    ("tutor_b", 404),     # tutor of another class
     ("admin_a", 200),     # org admin of the learner's county
-    ("admin_b", 403),     # org admin of another county
-    ("expert", 403),      # an expert answers questions, does not watch hours
+    ("admin_b", 404),     # org admin of another county
+    ("expert", 404),      # an expert answers questions, does not watch hours
     ("site_admin", 200),
-    ("visitor", 403),     # unenrolled, no role
+    ("visitor", 404),     # unenrolled, no role
     ("anonymous", 302),
 ]
 
@@ -222,8 +222,13 @@ def test_progress_page_shows_credit_coverage_and_what_is_missing(app, login, wor
     missing = re.search(r'data-testid="missing">(.*?)</p>', html, re.S).group(1)
     assert "1.0 learning hours" in missing and "44:00" in missing
     # The two lessons can give at most 900 s more, far from the 2640 s missing: the page says so.
-    assert 'data-testid="short-of-content"' in html
+    assert 'data-testid="short-of-content"' in html and "ask your class manager" in html
     assert re.search(r'data-testid="hours">\s*0\.0', html)
+    # the tutor reads the same figures about the learner, not advice addressed to themself
+    tutor_page = _client_for(app, login, world, "tutor_a").get(
+        f"/projects/{project.id}/learners/{world['learner_a'].id}/progress").get_data(as_text=True)
+    shortage = re.search(r'data-testid="short-of-content">(.*?)</p>', tutor_page, re.S).group(1)
+    assert "this learner" in shortage and "open to you" not in shortage and "your class manager" not in shortage
 
 
 def test_progress_page_says_when_hours_are_reached(app, login, world, clock, api_token, make_project, make_course,
