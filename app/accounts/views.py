@@ -9,6 +9,7 @@ from app.accounts import auth, service
 from app.accounts.forms import AccountForm, ChangePasswordForm, LanguageForm, LoginForm
 from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
+from app.common.forms import form_status
 
 bp = Blueprint("accounts", __name__)
 
@@ -38,7 +39,7 @@ def login():
         if user.must_change_password:
             return redirect(url_for("accounts.change_password"))
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("accounts/login.html", form=form)
+    return render_template("accounts/login.html", form=form), form_status()
 
 
 @bp.post("/logout")
@@ -85,7 +86,7 @@ def change_password():
                 auth.do_login(user)
             flash(_("Your password has been changed. Other devices have been signed out."), "success")
             return redirect(url_for("homes.index"))
-    return render_template("accounts/password.html", form=form, reason=current_user.password_change_reason)
+    return render_template("accounts/password.html", form=form, reason=current_user.password_change_reason), form_status()
 
 
 @bp.post("/language")

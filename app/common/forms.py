@@ -1,4 +1,4 @@
-"""Form fields every feature shares.
+"""Form fields every feature shares, and the status of a page that shows a form.
 
 Numbers typed into forms follow the rule of ``app.common.numbers``: ASCII digits only. ``int()`` and
 ``Decimal()`` also read full-width ("４５") and Arabic-Indic ("١٢") digits and underscores ("1_000"),
@@ -8,6 +8,7 @@ import decimal
 import re
 
 import wtforms
+from flask import request
 from flask_babel import gettext as _
 
 #: a whole number: an optional sign and ASCII digits
@@ -57,3 +58,8 @@ class DecimalField(wtforms.DecimalField):
         if valuelist and isinstance(self.data, decimal.Decimal) and not self.data.is_finite():
             self.data = None
             raise ValueError(self.gettext("Not a valid decimal value."))
+
+
+def form_status() -> int:
+    """The status of a page that shows a form: 400 when it shows a submission it refused, 200 otherwise."""
+    return 400 if request.method == "POST" else 200

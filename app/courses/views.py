@@ -8,6 +8,7 @@ from app.accounts import auth
 from app.accounts.limits import TooManyFailures
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
+from app.common.forms import form_status
 from app.courses import cards, electives, service
 from app.courses.forms import CardRedeemForm, CardRegisterForm
 
@@ -85,7 +86,7 @@ def register_with_card():
             return render_template("courses/register.html", form=form), exc.status, _error_headers(exc)
         flash(_("Welcome! You are registered and enrolled in the training project."), "success")
         return redirect(url_for("courses.home"))
-    return render_template("courses/register.html", form=form)
+    return render_template("courses/register.html", form=form), form_status()
 
 
 @bp.route("/cards/redeem", methods=["GET", "POST"])
@@ -102,4 +103,4 @@ def redeem_card():
             return render_template("courses/redeem.html", form=form), exc.status, _error_headers(exc)
         flash(_("You are now enrolled in %(title)s.", title=project.title), "success")
         return redirect(url_for("courses.home"))
-    return render_template("courses/redeem.html", form=form)
+    return render_template("courses/redeem.html", form=form), form_status()

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from app.common import clock
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError, NotFound
+from app.common.forms import form_status
 from app.common.numbers import parse_int, query_int
 from app.courses.models import Project
 from app.extensions import db
@@ -96,7 +97,7 @@ def board(board_id: int):
     topics, next_page = service.list_topics([board_], q, page)
     return render_template("forums/board.html", board=board_, topics=topics, next_page=next_page, page=page, q=q,
                            counts=service.reply_counts(topics), form=form, can_post=can_post,
-                           reports=service.get_open_reports(_me(), board_))
+                           reports=service.get_open_reports(_me(), board_)), form_status()
 
 
 @bp.get("/topics/<int:topic_id>")
@@ -228,7 +229,7 @@ def report(post_id: int):
             service.do_report_post(_me(), post, form.reason.data or "")
         flash(_("Thank you: the moderators will look at this post."), "success")
         return redirect(url_for("forums.topic", topic_id=post.topic_id))
-    return render_template("forums/report.html", post=post, form=form)
+    return render_template("forums/report.html", post=post, form=form), form_status()
 
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
@@ -251,7 +252,7 @@ def edit_post(post_id: int):
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("forums.topic", topic_id=post.topic_id, _anchor=f"post-{post_id}"))
-    return render_template("forums/edit.html", post=post, form=form, revisions=service.get_revisions(post))
+    return render_template("forums/edit.html", post=post, form=form, revisions=service.get_revisions(post)), form_status()
 
 
 @bp.get("/expert/questions")

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
+from app.common.forms import form_status
 from app.common.markdown import render_markdown
 from app.common.permissions import admin_required
 from app.courses.permissions import can_view_project
@@ -72,7 +73,8 @@ def _compose(cls, brief):
                 flash(_("The brief was published to the class.") if action == "publish" else _("The brief was saved."),
                       "success")
                 return redirect(url_for("briefs.brief", brief_id=brief_id))
-    return render_template("homework/brief_form.html", cls=cls, brief=brief, form=form, stats=stats, preview=preview)
+    return (render_template("homework/brief_form.html", cls=cls, brief=brief, form=form, stats=stats, preview=preview),
+            200 if preview is not None else form_status())
 
 
 @bp.route("/classes/<int:class_id>/briefs/new", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from app.accounts.admin_forms import as_choices
 from app.common.bodies import body_limit
 from app.common.db import write_transaction
 from app.common.exceptions import DomainError
+from app.common.forms import form_status
 from app.common.markdown import render_markdown
 from app.common.numbers import parse_ids, parse_int
 from app.courses.permissions import can_view_project
@@ -158,7 +159,7 @@ def assignment_new(project_id: int):
         else:
             flash(_("The assignment was created."), "success")
             return redirect(url_for("homework.assignment", assignment_id=assignment_id))
-    return render_template("homework/assignment_form.html", form=form, project=project, assignment=None)
+    return render_template("homework/assignment_form.html", form=form, project=project, assignment=None), form_status()
 
 
 @bp.route("/homework/<int:assignment_id>/edit", methods=["GET", "POST"])
@@ -187,7 +188,8 @@ def assignment_edit(assignment_id: int):
         else:
             flash(_("The assignment was saved."), "success")
             return redirect(url_for("homework.assignment", assignment_id=assignment_id))
-    return render_template("homework/assignment_form.html", form=form, project=project, assignment=assignment)
+    return (render_template("homework/assignment_form.html", form=form, project=project, assignment=assignment),
+            form_status())
 
 
 def _target_value(a: Assignment) -> str:

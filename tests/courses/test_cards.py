@@ -145,12 +145,23 @@ def test_signed_in_teacher_redeems_a_card(app, admin, project, make_user, org_tr
     assert again.status_code == 409
 
 
+def test_a_card_form_with_missing_fields_answers_400_and_changes_nothing(app, admin, project, make_user, org_tree, clock):
+    client, token = admin
+    (number, pin), = cards_from_csv(generate(client, token, project, count=1))
+    teacher = make_user("half_typed", org=org_tree["school_a1"])
+    teacher_client, teacher_token = signed_in(app, teacher)
+    assert teacher_client.post("/cards/redeem", data={"csrf_token": teacher_token, "card_number": number}).status_code == 400
+    assert register(app.test_client(), number, pin, "newcomer", confirm="something-else").status_code == 400
+    assert db.session.execute(select(Enrollment).where(Enrollment.project_id == project.id)).first() is None
+    assert teacher_client.get("/cards/redeem").status_code == 200
+
+
 @pytest.mark.config(BABEL_DEFAULT_LOCALE="zh_CN")
 @pytest.mark.parametrize("phone", ["1３８００００００٠٢", "1380000000٢"])
 def test_register_refuses_a_phone_with_non_ascii_digits(app, admin, project, clock, phone):
     client, token = admin
     (number, pin), = cards_from_csv(generate(client, token, project, count=1))
     response = register(app.test_client(), number, pin, "widephone", phone=phone)
-    assert response.status_code == 200 and "请输入 11 位手机号。" in response.get_data(as_text=True)  # the form again
+    assert response.status_code == 400 and "请输入 11 位手机号。" in response.get_data(as_text=True)  # the form again
     assert db.session.execute(select(User).where(User.username == "widephone")).first() is None
     assert db.session.execute(select(LearningCard).where(LearningCard.number == number)).scalar_one().used_by_id is None

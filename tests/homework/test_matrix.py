@@ -190,7 +190,7 @@ def test_a_tutor_cannot_set_work_for_another_class(hw):
     before = db.session.execute(select(func.count(Assignment.id))).scalar_one()
     form = {**_assignment_form(hw, "tutor2"), "target": f"class:{hw['class_a']}", "csrf_token": hw.csrf["tutor2"]}
     response = hw.clients["tutor2"].post(f"/projects/{hw['project']}/homework/new", data=form)
-    assert response.status_code == 200  # the form again, the choice refused
+    assert response.status_code == 400  # the form again, the choice refused
     assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == before
 
 
