@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import secrets
 from datetime import timedelta
 from collections.abc import Callable, Iterable
@@ -66,11 +67,17 @@ class _Line:
                 row.last_day.isoformat() if row.last_day else ""]
 
 
+#: what a file name may not hold on Windows, macOS or Linux (and control characters)
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
 def file_name(scope: Scope, fmt: str) -> str:
-    """The download's name, dated by the project's calendar (the day its dashboard says "as of")."""
+    """The download's name: project, unit or class, "hour registration" and the project's calendar day
+    (the day its dashboard says "as of"), e.g. 2026年度培训-东城区-学时登记-20261205.xlsx."""
     day = service.project_today(scope.project).strftime("%Y%m%d")
-    return f"xueshi-{scope.project.id}-{'class' if scope.cls is not None else 'unit'}-" \
-           f"{(scope.cls or scope.unit).id}-{day}.{fmt}"
+    parts = [_NOT_IN_FILE_NAMES.sub("_", text).strip(" ._")[:40]
+             for text in (scope.project.title, scope.name, _("Hour registration"))]
+    return "-".join([p for p in parts if p] + [day]) + f".{fmt}"
 
 
 def write(fmt: str, out: BinaryIO, scope: Scope, rows: Iterable[LearnerRow], *, yes: str, no: str,

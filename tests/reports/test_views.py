@@ -5,7 +5,11 @@ from datetime import datetime, timezone
 
 import openpyxl
 import pytest
+from werkzeug.http import parse_options_header
 
+from app.common.db import write_transaction
+from app.courses.models import Project
+from app.extensions import db
 from tests.conftest import bearer
 
 
@@ -123,7 +127,27 @@ def test_export_file_is_named_by_the_projects_calendar_day(app, studied, make_us
     response = web.post(f"/reports/projects/{studied.project.id}/units/{studied.tree['school_a1'].id}/export",
                         data={"format": "csv", "csrf_token": csrf})
     assert response.status_code == 200
-    assert "20261205.csv" in response.headers["Content-Disposition"]
+    name = _download_name(response)
+    assert name.endswith("20261205.csv") and studied.project.title in name and studied.tree["school_a1"].name in name
+
+
+def test_export_file_name_drops_what_a_file_system_refuses(app, studied, make_user, login, clock):
+    admin = make_user("boss", role="org_admin", org=studied.tree["school_a1"])
+    web = login(app.test_client(), admin)
+    with write_transaction():
+        db.session.get(Project, studied.project.id).title = 'Term 1/2: "why?" <draft>'
+    csrf = web.get("/reports/").get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+    response = web.post(f"/reports/projects/{studied.project.id}/units/{studied.tree['school_a1'].id}/export",
+                        data={"format": "xlsx", "csrf_token": csrf})
+    assert response.status_code == 200
+    name = _download_name(response)
+    assert not any(c in name for c in '/:?<>|"'), name
+    assert name.startswith("Term 1_2_ _why_ _draft-") and name.endswith(".xlsx"), name
+
+
+def _download_name(response) -> str:
+    _kind, options = parse_options_header(response.headers["Content-Disposition"])
+    return options["filename"]  # werkzeug reads filename*=UTF-8''... into it when it is there
 
 
 @pytest.mark.config(REPORTS_ASYNC_ROWS=2)
