@@ -28,6 +28,11 @@ def test_admin_drills_down_and_downloads_the_hours(live_server, page, studied, m
     expect(page.locator("[data-testid=figure-completed]")).to_have_text("2")
     expect(page.locator("[data-testid=children-chart]")).to_be_visible()
     expect(page.locator("[data-testid=days-table] tbody tr")).to_have_count(30)
+    # the charts' words stay readable at phone size (an SVG scaled to 330 px shrank them to 6-7 px)
+    name_px = page.locator("[data-testid=children-chart] .xs-hbar-name").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)")
+    day_label_px = page.locator("[data-testid=days-chart] text").first.evaluate("e => e.getBoundingClientRect().height")
+    assert name_px >= 12 and day_label_px >= 9, (name_px, day_label_px)
     assert _fits_width(page), "the dashboard overflows the screen"
 
     page.locator("[data-testid=drill]", has_text="City").click()
